@@ -1,0 +1,52 @@
+"""Step 6: test predicts one digit per image, with the weights `model` names."""
+import pytest
+import torch
+
+import helpers
+
+
+@pytest.fixture
+def saved(tiny_loaders, tmp_path):
+    train, valid, _ = tiny_loaders
+    torch.manual_seed(0)
+    net = helpers.init_network(1, 784, [32, 10], 0.0, device="cpu")
+    net, _, _ = helpers.train(net, train.x, train.y, valid.x, valid.y, 3e-3, 3, "cross_entropy", "adam",
+                              batch_size=32, progress=False)
+    return net, helpers.save_network(net, tmp_path / "model.pt", preprocessing=train.preprocessing)
+
+
+def test_none_uses_the_net_as_it_is(saved, tiny_loaders):
+    net, _ = saved
+    test = tiny_loaders[2]
+    pred = helpers.test(net, None, test.x, test.y)
+    assert pred.shape == (100,) and pred.dtype == torch.long
+    assert torch.equal(pred, net(test.x).argmax(1))
+    assert (pred == test.y).float().mean() > 0.8
+
+
+@pytest.mark.parametrize("form", ["path", "str", "state_dict", "module"])
+def test_model_weights_replace_the_nets(saved, tiny_loaders, form):
+    trained, path = saved
+    model = {"path": path, "str": str(path), "state_dict": trained.state_dict(), "module": trained}[form]
+    untrained = helpers.init_network(1, 784, [32, 10], 0.0, device="cpu")
+    test = tiny_loaders[2]
+    assert torch.equal(helpers.test(untrained, model, test.x, test.y), helpers.test(trained, None, test.x, test.y))
+
+
+def test_weights_that_do_not_fit(saved, tiny_loaders):
+    _, path = saved
+    other = helpers.init_network(1, 784, [16, 10], 0.0, device="cpu")
+    with pytest.raises(ValueError, match="do not fit"):
+        helpers.test(other, path, tiny_loaders[2].x, tiny_loaders[2].y)
+
+
+def test_length_mismatch(saved, tiny_loaders):
+    net, _ = saved
+    with pytest.raises(ValueError, match="same length"):
+        helpers.test(net, None, tiny_loaders[2].x, tiny_loaders[2].y[:5])
+
+
+def test_bad_model_argument(saved, tiny_loaders):
+    net, _ = saved
+    with pytest.raises(ValueError, match="model must be None"):
+        helpers.test(net, 42, tiny_loaders[2].x)
