@@ -48,7 +48,9 @@ def _command_line(argv=None):
                             ("test", "load a saved model and report its test metrics")):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--data", default=DATA_PATH, help="MNIST folder (default: $MNIST_ROOT or %(default)s)")
-        sub.add_argument("--model", default=MODEL_PATH, help="model file (default: %(default)s)")
+        # Training writes to runs/ unless told otherwise, so the shipped model is never overwritten by accident.
+        default_model = f"{RUNS_DIR}/mnist_mlp.pt" if name == "train" else MODEL_PATH
+        sub.add_argument("--model", default=default_model, help="model file (default: %(default)s)")
         sub.add_argument("--train-size", type=int, default=TRAIN_SIZE)
         sub.add_argument("--val-size", type=int, default=VAL_SIZE)
         sub.add_argument("--test-size", type=int, default=TEST_SIZE)

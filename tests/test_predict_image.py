@@ -104,8 +104,6 @@ def test_altered_real_digits_keep_their_prediction(real_net_and_digits, tmp_path
 
 
 def test_terminal_predict(tmp_path):
-    if not SHIPPED.is_file():
-        pytest.skip("no shipped model in saved_models/ yet")
     path = tmp_path / "seven.png"
     Image.fromarray(255 - a_digit()).save(path)
     result = subprocess.run([sys.executable, "helpers.py", "predict", str(path)], cwd=REPO, capture_output=True,

@@ -1,0 +1,532 @@
+"""Benchmark: one training epoch of this project's `train` against the usual ways, side by side in one run.
+
+Usage, from the repository root:
+
+    python benchmarks/benchmark.py                      # full run: 50,000 images, batch 64 and 256, 3 repeats
+    python benchmarks/benchmark.py --data /path/to/mnist --repeats 5 --batch-sizes 64 128 256
+    python benchmarks/benchmark.py --threads 1          # torch.set_num_threads(1) first (see the table's header)
+    python benchmarks/benchmark.py --quick              # smoke test: 1,000 images, 1 repeat, 1-epoch accuracy race
+    python benchmarks/benchmark.py --output bench.md    # also write the report (.json: as JSON, else markdown)
+
+--data defaults to $MNIST_ROOT; it must already hold MNIST (torchvision's MNIST/raw layout): nothing is downloaded.
+
+Every method trains the same network (784-100-50-10, ReLU, dropout 0.2, built by `init_network`, except
+scikit-learn's own MLP) with Adam (lr 1e-3) and cross-entropy on the same 50,000 training images (the training split
+`loadDataset` draws), for one epoch:
+
+(a) this project's `train`, on the tensors `loadDataset` prepared once. `train` evaluates its validation set after
+    every epoch, so it runs twice: with a 1-image validation set (the reference row; the other methods validate
+    nothing) and with the usual 10,000 validation images (to show what that evaluation costs).
+(b) the usual pipeline: torchvision.datasets.MNIST + ToTensor + Normalize((0.1307,), (0.3081,)), a Subset of the same
+    50,000 images, a DataLoader(shuffle=True) with num_workers=0 and 2, and a pytorch/examples-style loop. The
+    workers start anew every epoch (DataLoader's default), so their start-up is part of the epoch.
+(c) scikit-learn's MLPClassifier(hidden_layer_sizes=(100, 50), solver="adam", max_iter=1) on the same normalised
+    images as float32 (no dropout there; its default L2 penalty alpha=1e-4; ConvergenceWarning silenced).
+
+Each figure is the median of --repeats epochs, timed with time.perf_counter. Before timing, every method runs one
+untimed warm-up epoch over 2,000 images (250 with --quick). The repeats go round-robin over the methods, so that a
+slow spell on a shared machine spreads over all of them, with a half-second pause before each timed epoch (OpenBLAS
+threads still spinning after scikit-learn's epoch slowed the next torch epoch by ~15%). One-time data preparation
+(decoding, normalising) is timed on its own.
+
+Also reported: (d) time to accuracy: training seconds until the network first reaches 98% test accuracy, checked
+after every epoch (test evaluation is left out of the clock; at most DEFAULT_RECIPE.epochs), for `train` and for the
+DataLoader loop (num_workers=0) with the same recipe (DEFAULT_RECIPE), each with its own input normalisation; (e) peak memory (VmHWM, i.e. peak RSS) of a fresh subprocess that only
+imports, loads data and trains one epoch, each way.
+"""
+import argparse
+import contextlib
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch.utils.data import DataLoader, Subset
+from torchvision import transforms
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+import helpers as h  # noqa: E402  (the notebook's functions; needs the repository root on sys.path)
+
+NO_OF_LAYERS, INPUT_DIM, NEURONS_PER_LAYER, DROPOUT = 2, 784, [100, 50, 10], 0.2
+LEARNING_RATE = 1e-3
+TRAIN_IMAGES, QUICK_TRAIN_IMAGES, WARM_UP_IMAGES = 50_000, 1_000, 2_000
+VALID_IMAGES, TEST_IMAGES = 10_000, 10_000
+TARGET_ACCURACY = 0.98
+MEMORY_PROBE_BATCH_SIZE = 64
+SETTLE_SECONDS = 0.5   # pause before every timed run (scikit-learn's OpenBLAS threads otherwise slow the next one)
+
+REFERENCE = "(a) project train"
+PROJECT_WITH_VALIDATION = "(a) project train + 10,000-image validation"
+DATALOADER = "(b) DataLoader, num_workers={}"
+SKLEARN = "(c) scikit-learn MLPClassifier"
+TABLE_HEADER = "| method | batch size | median seconds | ratio to (a) |"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    "How the time-to-accuracy race trains: Adam at `learning_rate`, `batch_size`, `schedule` over at most `epochs`."
+    learning_rate: float
+    batch_size: int
+    schedule: str | None
+    epochs: int
+
+
+# From a search over Adam lr 1e-3, 2e-3, 3e-3, batch 64, 128, 256, schedule None (never reached 98% within 30 epochs)
+# or OneCycle over 10, 15, 20 or 25 epochs: the fastest recipe that took train to 98% for each of seeds 0, 1 and 2 with
+# epochs to spare (OneCycle over 15 epochs at batch 128 is as fast when it gets there, but ends at 97.9-98.1%).
+DEFAULT_RECIPE = Recipe(learning_rate=3e-3, batch_size=256, schedule="onecycle", epochs=20)
+
+
+# ---------------------------------------------------------------- machine
+
+def cpu_model():
+    "The CPU's model name from /proc/cpuinfo (or what platform knows)."
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def blas_threads():
+    "Every native thread pool threadpoolctl finds (BLAS, OpenMP) with its thread count."
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown"
+    pools = (f"{pool['prefix']} ({pool['internal_api']}) {pool['num_threads']}" for pool in threadpool_info())
+    return ", ".join(pools) or "none"
+
+
+def machine_facts():
+    "What a reader needs to compare this run with another: hardware, threads, versions, date, load."
+    import sklearn
+    return {
+        "cpu": cpu_model(),
+        "os.cpu_count()": os.cpu_count(),
+        "torch threads": torch.get_num_threads(),
+        "torch interop threads": torch.get_num_interop_threads(),
+        "native thread pools (threadpoolctl)": blas_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "scikit-learn": sklearn.__version__,
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "load average at start": " ".join(f"{load:.2f}" for load in os.getloadavg()),
+    }
+
+
+# ---------------------------------------------------------------- data
+
+@dataclass
+class Data:
+    "Everything the methods train and test on: the project's tensors and torchvision's datasets, same images."
+    project_train: object      # h.TensorLoader: .x normalised [N, 784] float, .y labels
+    project_valid: object
+    project_test: object
+    usual_train: Subset        # torchvision MNIST (ToTensor + Normalize) restricted to the same training images
+    usual_test: torchvision.datasets.MNIST
+    preparation_seconds: dict
+
+
+def usual_transform():
+    "The transform of pytorch/examples' MNIST example."
+    return transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+
+
+def load_data(root, train_images):
+    "Load MNIST both ways, timing each way's one-time preparation (first call in this process)."
+    started = time.perf_counter()
+    train, valid, test = h.loadDataset(root, train_images, VALID_IMAGES, TEST_IMAGES, 64, True, device="cpu",
+                                       download=False)
+    project_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    usual_full = torchvision.datasets.MNIST(root, train=True, download=False, transform=usual_transform())
+    usual_seconds = time.perf_counter() - started
+    usual_test = torchvision.datasets.MNIST(root, train=False, download=False, transform=usual_transform())
+    usual_train = Subset(usual_full, train.dataset.indices)   # exactly the images loadDataset put in training
+    preparation = {"h.loadDataset (train + validation + test, decoded and normalised)": project_seconds,
+                   "torchvision.datasets.MNIST(train=True) (decoded; transforms run per image later)": usual_seconds}
+    return Data(train, valid, test, usual_train, usual_test, preparation)
+
+
+# ---------------------------------------------------------------- one epoch, each way
+
+def new_network(seed=0):
+    "The assignment's network, initialised from `seed`, on the CPU."
+    torch.manual_seed(seed)
+    return h.init_network(NO_OF_LAYERS, INPUT_DIM, NEURONS_PER_LAYER, DROPOUT, device="cpu")
+
+
+def project_epoch(data, batch_size, images, full_validation=False):
+    "Seconds for h.train over the first `images` training images, 1 epoch (validating 1 image or all of them)."
+    net = new_network()
+    valid_x = data.project_valid.x if full_validation else data.project_valid.x[:1]
+    valid_y = data.project_valid.y if full_validation else data.project_valid.y[:1]
+    started = time.perf_counter()
+    h.train(net, data.project_train.x[:images], data.project_train.y[:images], valid_x, valid_y, LEARNING_RATE, 1,
+            "cross_entropy", "adam", batch_size=batch_size, progress=False)
+    return time.perf_counter() - started
+
+
+def optimizer_switches():
+    "How each side's Adam is implemented: {method: 'foreach=..., fused=...'} (same algorithm, lr and defaults)."
+    project = h.make_optimizer("adam", new_network(), LEARNING_RATE)
+    usual = torch.optim.Adam(new_network().parameters(), lr=LEARNING_RATE)
+    return {label: ", ".join(f"{name}={optimizer.defaults.get(name)}" for name in ("foreach", "fused"))
+            for label, optimizer in ((REFERENCE, project), ("(b) DataLoader loop", usual))}
+
+
+def usual_loader(dataset, batch_size, num_workers, seed=0):
+    "A shuffling DataLoader as the usual MNIST code builds it."
+    return DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=num_workers,
+                      generator=torch.Generator().manual_seed(seed))
+
+
+def usual_train_epoch(net, loader, optimizer, scheduler=None):
+    "One epoch of the pytorch/examples training loop."
+    net.train()
+    for images, targets in loader:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(net(images), targets)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+
+
+def dataloader_epoch(data, batch_size, images, num_workers):
+    "Seconds for one pytorch/examples-style epoch over a DataLoader of the first `images` training images."
+    net = new_network()
+    optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
+    subset = Subset(data.usual_train.dataset, data.usual_train.indices[:images])
+    started = time.perf_counter()
+    usual_train_epoch(net, usual_loader(subset, batch_size, num_workers), optimizer)
+    return time.perf_counter() - started
+
+
+def sklearn_epoch(data, batch_size, images):
+    "Seconds for MLPClassifier.fit with max_iter=1 (one epoch) on the first `images` normalised images."
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    x = data.project_train.x[:images].numpy()
+    y = data.project_train.y[:images].numpy()
+    model = MLPClassifier(hidden_layer_sizes=(100, 50), solver="adam", learning_rate_init=LEARNING_RATE,
+                          batch_size=batch_size, max_iter=1, shuffle=True, random_state=0)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x, y)
+    return time.perf_counter() - started
+
+
+def epoch_methods(data):
+    "{row label: function(batch_size, images) -> seconds}, the reference first."
+    return {
+        REFERENCE: lambda batch_size, images: project_epoch(data, batch_size, images),
+        PROJECT_WITH_VALIDATION: lambda batch_size, images: project_epoch(data, batch_size, images, True),
+        DATALOADER.format(0): lambda batch_size, images: dataloader_epoch(data, batch_size, images, 0),
+        DATALOADER.format(2): lambda batch_size, images: dataloader_epoch(data, batch_size, images, 2),
+        SKLEARN: lambda batch_size, images: sklearn_epoch(data, batch_size, images),
+    }
+
+
+def warm_up_images(images, batch_size=1):
+    "How many images the untimed warm-up epoch runs over: 2,000, or a quarter of a smaller set (a batch at least)."
+    return min(images, max(batch_size, min(WARM_UP_IMAGES, images // 4)))
+
+
+def settle(seconds=SETTLE_SECONDS):
+    "Collect garbage and pause, so that the previous method's idle-spinning BLAS threads and exiting workers are gone."
+    gc.collect()
+    time.sleep(seconds)
+
+
+def time_epochs(data, batch_sizes, images, repeats):
+    "Rows {method, batch size, median seconds, all seconds, ratio to (a)}: warm-up once, then repeats round-robin."
+    methods = epoch_methods(data)
+    plan = [(label, batch_size) for batch_size in batch_sizes for label in methods]
+    for label, batch_size in plan:
+        methods[label](batch_size, warm_up_images(images, batch_size))
+    seconds = {key: [] for key in plan}
+    for repeat in range(repeats):
+        for label, batch_size in plan:
+            settle()
+            seconds[(label, batch_size)].append(methods[label](batch_size, images))
+            print(f"  repeat {repeat + 1}/{repeats}  {label}, batch {batch_size}: "
+                  f"{seconds[(label, batch_size)][-1]:.3f} s", file=sys.stderr, flush=True)
+    rows = []
+    for label, batch_size in plan:
+        median = statistics.median(seconds[(label, batch_size)])
+        reference = statistics.median(seconds[(REFERENCE, batch_size)])
+        rows.append({"method": label, "batch size": batch_size, "median seconds": median,
+                     "seconds": seconds[(label, batch_size)], "ratio to (a)": median / reference})
+    return rows
+
+
+# ---------------------------------------------------------------- (d) time to accuracy
+
+class _TargetReached(Exception):
+    "Raised inside h.train once the target accuracy is reached, to stop it early."
+
+
+def project_time_to_accuracy(data, recipe, seed, target):
+    "(training seconds until test accuracy >= target or None, epochs run, last accuracy) for h.train."
+    checks = []                      # (started, finished, accuracy) of every per-epoch evaluation
+    original_evaluate = h.evaluate   # train looks `evaluate` up in helpers' namespace at every epoch
+
+    def timed_evaluate(*args, **kwargs):
+        started = time.perf_counter()
+        loss, accuracy = original_evaluate(*args, **kwargs)
+        checks.append((started, time.perf_counter(), accuracy))
+        if accuracy >= target:
+            raise _TargetReached
+        return loss, accuracy
+
+    net = new_network(seed)
+    h.evaluate = timed_evaluate
+    began = time.perf_counter()
+    try:   # the test set stands in as train's validation set, so train checks test accuracy after every epoch
+        h.train(net, data.project_train.x, data.project_train.y, data.project_test.x, data.project_test.y,
+                recipe.learning_rate, recipe.epochs, "cross_entropy", "adam", batch_size=recipe.batch_size,
+                seed=seed, schedule=recipe.schedule, progress=False)
+    except _TargetReached:
+        pass
+    finally:
+        h.evaluate = original_evaluate
+    evaluating = sum(finished - started for started, finished, _ in checks[:-1])
+    last_started, _, last_accuracy = checks[-1]
+    reached = last_accuracy >= target
+    return (last_started - began - evaluating if reached else None), len(checks), last_accuracy
+
+
+@torch.no_grad()
+def usual_test_accuracy(net, test_dataset):
+    "Test accuracy as pytorch/examples' test() computes it (batches of 1,000)."
+    net.eval()
+    correct = sum((net(images).argmax(1) == targets).sum().item()
+                  for images, targets in DataLoader(test_dataset, batch_size=1000))
+    return correct / len(test_dataset)
+
+
+def usual_time_to_accuracy(data, recipe, seed, target):
+    "(training seconds until test accuracy >= target or None, epochs run, last accuracy) for the DataLoader loop."
+    net = new_network(seed)
+    loader = usual_loader(data.usual_train, recipe.batch_size, num_workers=0, seed=seed)
+    optimizer = torch.optim.Adam(net.parameters(), lr=recipe.learning_rate)
+    scheduler = None
+    if recipe.schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.learning_rate,
+                                                        epochs=recipe.epochs, steps_per_epoch=len(loader))
+    training, accuracy = 0.0, 0.0
+    for epoch in range(1, recipe.epochs + 1):
+        started = time.perf_counter()
+        usual_train_epoch(net, loader, optimizer, scheduler)
+        training += time.perf_counter() - started
+        accuracy = usual_test_accuracy(net, data.usual_test)
+        if accuracy >= target:
+            return training, epoch, accuracy
+    return None, recipe.epochs, accuracy
+
+
+def time_to_accuracy(data, recipe, repeats, target):
+    "Rows {method, reached, median seconds, epochs, accuracies}; one seed per repeat, the methods taking turns."
+    races = {REFERENCE: project_time_to_accuracy, DATALOADER.format(0): usual_time_to_accuracy}
+    outcomes = {label: [] for label in races}
+    for seed in range(repeats):
+        for label, race in races.items():
+            outcomes[label].append(race(data, recipe, seed, target))
+            print(f"  time to accuracy, seed {seed}, {label}: {outcomes[label][-1]}", file=sys.stderr, flush=True)
+    rows = []
+    for label, results in outcomes.items():
+        reached = [seconds for seconds, _, _ in results if seconds is not None]
+        rows.append({"method": label, "reached": f"{len(reached)}/{repeats}",
+                     "median seconds": statistics.median(reached) if reached else None,
+                     "epochs": [epochs for _, epochs, _ in results],
+                     "accuracies": [round(accuracy, 4) for _, _, accuracy in results]})
+    return rows
+
+
+# ---------------------------------------------------------------- (e) peak memory
+
+def proc_status_mib(field):
+    "A memory field of /proc/self/status (VmRSS, VmHWM), in MiB, or None where there is no /proc."
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def peak_rss_mib():
+    """This process's peak resident memory so far, in MiB.
+
+    VmHWM where /proc has it: ru_maxrss of a process started by subprocess (vfork + exec) still holds its parent's
+    peak, so here it would report the benchmark's own memory, not the probe's.
+    """
+    peak = proc_status_mib("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def training_indices(pool_size, train_images, seed=0):
+    "The training images loadDataset picks (its first draw from a generator seeded `seed`), without loading it."
+    pool = torch.randperm(pool_size, generator=torch.Generator().manual_seed(seed))
+    return pool[:train_images].sort().values.tolist()
+
+
+def memory_probe(method, root, train_images):
+    "In this (fresh) process: load data and train one epoch `method`'s way; print the RSS figures as JSON."
+    after_imports = proc_status_mib("VmRSS")
+    if method == "project":
+        train, valid, _ = h.loadDataset(root, train_images, VALID_IMAGES, TEST_IMAGES, MEMORY_PROBE_BATCH_SIZE,
+                                        True, device="cpu", download=False)
+        after_data, peak_after_data = proc_status_mib("VmRSS"), peak_rss_mib()
+        h.train(new_network(), train.x, train.y, valid.x, valid.y, LEARNING_RATE, 1, "cross_entropy", "adam",
+                batch_size=MEMORY_PROBE_BATCH_SIZE, progress=False)
+    else:
+        full = torchvision.datasets.MNIST(root, train=True, download=False, transform=usual_transform())
+        dataset = Subset(full, training_indices(len(full), train_images))
+        after_data, peak_after_data = proc_status_mib("VmRSS"), peak_rss_mib()
+        net = new_network()
+        usual_train_epoch(net, usual_loader(dataset, MEMORY_PROBE_BATCH_SIZE, 0),
+                          torch.optim.Adam(net.parameters(), lr=LEARNING_RATE))
+    print(json.dumps({"rss after imports MiB": after_imports, "rss after data MiB": after_data,
+                      "peak rss after data MiB": peak_after_data, "peak rss MiB": peak_rss_mib()}))
+
+
+def measure_memory(root, train_images, threads):
+    "Rows {method, RSS figures} from one fresh subprocess per method."
+    labels = {"project": REFERENCE, "dataloader": DATALOADER.format(0)}
+    rows = []
+    for method, label in labels.items():
+        command = [sys.executable, __file__, "--memory-probe", method, "--data", str(root),
+                   "--train-images", str(train_images)] + (["--threads", str(threads)] if threads else [])
+        finished = subprocess.run(command, capture_output=True, text=True, check=True)
+        rows.append({"method": label, **json.loads(finished.stdout.strip().splitlines()[-1])})
+    return rows
+
+
+# ---------------------------------------------------------------- report
+
+def seconds_text(seconds):
+    "Seconds with 3 decimals, or a dash."
+    return "–" if seconds is None else f"{seconds:.3f}"
+
+
+def markdown_report(report):
+    "The whole report as markdown: header, epoch table, preparation, time to accuracy, memory."
+    facts, settings = report["machine"], report["settings"]
+    lines = [f"# One training epoch over {settings['train images']:,} MNIST images", ""]
+    lines += [f"- {name}: {value}" for name, value in facts.items()]
+    lines += [f"- network 784-100-50-10 (ReLU, dropout 0.2), Adam lr {LEARNING_RATE:g}, cross-entropy; "
+              f"median of {settings['repeats']} repeat(s) after a warm-up epoch over "
+              f"{warm_up_images(settings['train images']):,} images",
+              "- Adam implementation: " + "; ".join(f"{label}: {switches}" for label, switches
+                                                     in settings["adam implementation"].items()),
+              "- ratio to (a) = median seconds ÷ (a) project train's at the same batch size (above 1: slower)", "",
+              TABLE_HEADER, "|---|---:|---:|---:|"]
+    lines += [f"| {row['method']} | {row['batch size']} | {row['median seconds']:.3f} | {row['ratio to (a)']:.2f} |"
+              for row in report["epochs"]]
+    lines += ["", "One-time data preparation (not in the epoch figures; first call in the process):", "",
+              "| preparation | seconds |", "|---|---:|"]
+    lines += [f"| {name} | {seconds:.3f} |" for name, seconds in report["preparation"].items()]
+    if report["time to accuracy"]:
+        recipe = report["recipe"]
+        lines += ["", f"Time to {TARGET_ACCURACY:.0%} test accuracy (training seconds, test evaluation excluded; "
+                  f"Adam max lr {recipe['learning_rate']:g}, batch {recipe['batch_size']}, schedule "
+                  f"{recipe['schedule']}, at most {recipe['epochs']} epochs; one seed per repeat):", "",
+                  "| method | reached | median seconds | epochs | test accuracy at stop |", "|---|---|---:|---|---|"]
+        lines += [f"| {row['method']} | {row['reached']} | {seconds_text(row['median seconds'])} | "
+                  f"{row['epochs']} | {row['accuracies']} |" for row in report["time to accuracy"]]
+    lines += ["", f"Peak memory of a fresh process that imports, loads the data and trains one epoch "
+              f"(batch {MEMORY_PROBE_BATCH_SIZE}):", "",
+              "| method | RSS after imports MiB | RSS after data MiB | peak RSS while loading MiB | peak RSS MiB |",
+              "|---|---:|---:|---:|---:|"]
+    lines += [f"| {row['method']} | {row['rss after imports MiB']:.0f} | {row['rss after data MiB']:.0f} | "
+              f"{row['peak rss after data MiB']:.0f} | {row['peak rss MiB']:.0f} |" for row in report["memory"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report, path):
+    "Write the report to `path`: JSON if it ends in .json, markdown otherwise."
+    path = Path(path)
+    text = json.dumps(report, indent=2) + "\n" if path.suffix == ".json" else markdown_report(report)
+    path.write_text(text, encoding="utf-8")
+
+
+# ---------------------------------------------------------------- command line
+
+def parse_arguments(argv=None):
+    "The command line's options."
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.environ.get("MNIST_ROOT"),
+                        help="MNIST folder (default: $MNIST_ROOT)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per figure (default: %(default)s)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256], help="(default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch.set_num_threads(N) before anything runs (default: torch's own choice)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke test: {QUICK_TRAIN_IMAGES:,} images, 1 repeat, 1-epoch time-to-accuracy race")
+    parser.add_argument("--skip-time-to-accuracy", action="store_true", help="leave out (d), the slowest part")
+    parser.add_argument("--output", help="also write the report here (.json: JSON, else markdown)")
+    parser.add_argument("--memory-probe", choices=["project", "dataloader"], help=argparse.SUPPRESS)
+    parser.add_argument("--train-images", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not args.data:
+        parser.error("no MNIST folder: pass --data or set MNIST_ROOT")
+    if args.repeats < 1 or min(args.batch_sizes) < 1:
+        parser.error("--repeats and --batch-sizes must be at least 1")
+    if args.quick:
+        args.repeats = 1
+    if args.train_images is None:
+        args.train_images = QUICK_TRAIN_IMAGES if args.quick else TRAIN_IMAGES
+    return args
+
+
+def run_benchmark(args):
+    "Run every part and return the report as plain data."
+    recipe = Recipe(**{**asdict(DEFAULT_RECIPE), "epochs": 1}) if args.quick else DEFAULT_RECIPE
+    report = {"machine": machine_facts(), "recipe": asdict(recipe),
+              "settings": {"train images": args.train_images, "repeats": args.repeats,
+                           "batch sizes": args.batch_sizes, "quick": args.quick,
+                           "adam implementation": optimizer_switches()}}
+    data = load_data(args.data, args.train_images)
+    report["preparation"] = data.preparation_seconds
+    report["epochs"] = time_epochs(data, args.batch_sizes, args.train_images, args.repeats)
+    report["time to accuracy"] = ([] if args.skip_time_to_accuracy
+                                  else time_to_accuracy(data, recipe, args.repeats, TARGET_ACCURACY))
+    report["memory"] = measure_memory(args.data, args.train_images, args.threads)
+    return report
+
+
+def main(argv=None):
+    "Entry point: run the benchmark (or, internally, one memory probe) and print the markdown report."
+    args = parse_arguments(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.memory_probe:
+        memory_probe(args.memory_probe, args.data, args.train_images)
+        return 0
+    report = run_benchmark(args)
+    print(markdown_report(report))
+    if args.output:
+        write_report(report, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

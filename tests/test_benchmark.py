@@ -1,0 +1,59 @@
+"""Smoke test of benchmarks/benchmark.py: `--quick` runs end to end and prints every part of its report.
+
+Needs the real MNIST: the `mnist_root` fixture (conftest.py) skips these tests where MNIST_ROOT is unset.
+No timing is asserted: the figures depend on the machine and on whatever else runs on it.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCHMARK = REPO_ROOT / "benchmarks" / "benchmark.py"
+METHOD_ROWS = [
+    "| (a) project train | 64 |",
+    "| (a) project train + 10,000-image validation | 64 |",
+    "| (b) DataLoader, num_workers=0 | 64 |",
+    "| (b) DataLoader, num_workers=2 | 64 |",
+    "| (c) scikit-learn MLPClassifier | 64 |",
+]
+
+
+@pytest.fixture(scope="module")
+def quick_run(mnist_root, tmp_path_factory):
+    "The finished `benchmark.py --quick --batch-sizes 64` run (MNIST from MNIST_ROOT) and the JSON report it wrote."
+    report = tmp_path_factory.mktemp("benchmark") / "report.json"
+    finished = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--quick", "--batch-sizes", "64", "--output", str(report)],
+        cwd=REPO_ROOT, env={**os.environ, "MNIST_ROOT": str(mnist_root)}, capture_output=True, text=True,
+        timeout=900)
+    return finished, report
+
+
+def test_quick_run_exits_cleanly(quick_run):
+    finished, _ = quick_run
+    assert finished.returncode == 0, finished.stderr[-3000:]
+
+
+def test_table_header_and_every_method_row_appear(quick_run):
+    finished, _ = quick_run
+    assert "| method | batch size | median seconds | ratio to (a) |" in finished.stdout
+    for row in METHOD_ROWS:
+        assert row in finished.stdout, f"missing row {row!r} in:\n{finished.stdout}"
+
+
+def test_machine_header_time_to_accuracy_and_memory_appear(quick_run):
+    finished, _ = quick_run
+    for text in ("- cpu:", "- os.cpu_count():", "- torch threads:", "- torch:", "- torchvision:",
+                 "- scikit-learn:", "- python:", "- date:", "Time to 98% test accuracy", "peak RSS MiB"):
+        assert text in finished.stdout, f"missing {text!r} in:\n{finished.stdout}"
+
+
+def test_output_file_holds_the_report_as_json(quick_run):
+    _, report = quick_run
+    written = json.loads(report.read_text())
+    assert {row["method"] for row in written["epochs"]} == {row.split(" | ")[0].lstrip("| ") for row in METHOD_ROWS}
+    assert len(written["memory"]) == 2
