@@ -7,6 +7,7 @@ Usage, from the repository root:
     python benchmarks/benchmark.py --threads 1          # torch.set_num_threads(1) first (see the table's header)
     python benchmarks/benchmark.py --quick              # smoke test: 1,000 images, 1 repeat, 1-epoch accuracy race
     python benchmarks/benchmark.py --output bench.md    # also write the report (.json: as JSON, else markdown)
+    python benchmarks/benchmark.py --profile            # where one epoch of `train` spends its time (torch.profiler)
 
 --data defaults to $MNIST_ROOT; it must already hold MNIST (torchvision's MNIST/raw layout): nothing is downloaded.
 
@@ -180,6 +181,15 @@ def project_epoch(data, batch_size, images, full_validation=False):
     h.train(net, data.project_train.x[:images], data.project_train.y[:images], valid_x, valid_y, LEARNING_RATE, 1,
             "cross_entropy", "adam", batch_size=batch_size, progress=False)
     return time.perf_counter() - started
+
+
+def profile_project_epoch(data, batch_size, images, rows=20):
+    "torch.profiler's table (operations by their own CPU time) of one h.train epoch, after a warm-up epoch."
+    from torch.profiler import ProfilerActivity, profile
+    project_epoch(data, batch_size, min(images, WARM_UP_IMAGES))
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        project_epoch(data, batch_size, images)
+    return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
 
 
 def optimizer_switches():
@@ -483,6 +493,9 @@ def parse_arguments(argv=None):
                         help=f"smoke test: {QUICK_TRAIN_IMAGES:,} images, 1 repeat, 1-epoch time-to-accuracy race")
     parser.add_argument("--skip-time-to-accuracy", action="store_true", help="leave out (d), the slowest part")
     parser.add_argument("--output", help="also write the report here (.json: JSON, else markdown)")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead: profile one epoch of the project's train at the first --batch-sizes "
+                             "(torch.profiler, operations by their own CPU time) and print the table")
     parser.add_argument("--memory-probe", choices=["project", "dataloader"], help=argparse.SUPPRESS)
     parser.add_argument("--train-images", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -520,6 +533,12 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     if args.memory_probe:
         memory_probe(args.memory_probe, args.data, args.train_images)
+        return 0
+    if args.profile:
+        data = load_data(args.data, args.train_images)
+        print(f"One epoch of h.train over {args.train_images:,} images at batch size {args.batch_sizes[0]}, "
+              f"torch {torch.__version__}, {torch.get_num_threads()} threads:")
+        print(profile_project_epoch(data, args.batch_sizes[0], args.train_images))
         return 0
     report = run_benchmark(args)
     print(markdown_report(report))

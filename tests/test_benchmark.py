@@ -57,3 +57,29 @@ def test_output_file_holds_the_report_as_json(quick_run):
     written = json.loads(report.read_text())
     assert {row["method"] for row in written["epochs"]} == {row.split(" | ")[0].lstrip("| ") for row in METHOD_ROWS}
     assert len(written["memory"]) == 2
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the memory probe reads /proc (Linux only)")
+def test_notebook_memory_probe_reports_every_code_cell_and_the_peak(tmp_path):
+    import nbformat
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("a small notebook"),
+                      nbformat.v4.new_code_cell("block = b\"x\" * (200 * 2 ** 20)   # 200 MiB, every byte written"),
+                      nbformat.v4.new_code_cell("del block")]
+    path = tmp_path / "small.ipynb"
+    nbformat.write(notebook, path)
+    finished = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "notebook_memory.py"), str(path)],
+                              capture_output=True, text=True, timeout=600, check=True)
+    rows = [line for line in finished.stdout.splitlines() if line.startswith("| ") and "`" in line]
+    assert [row.split("|")[1].strip() for row in rows] == ["1", "2"]   # one row per code cell, numbered as in the file
+    growth_of_allocating_cell = int(rows[0].split("|")[4])
+    assert growth_of_allocating_cell >= 200
+    peak = int(finished.stdout.split("peak RSS of the whole run: ")[1].split()[0])
+    assert peak >= 200 and peak == int(rows[-1].split("|")[3])
+
+
+def test_profile_prints_where_an_epoch_of_train_spends_its_time(mnist_root):
+    finished = subprocess.run([sys.executable, str(BENCHMARK), "--quick", "--profile", "--data", str(mnist_root)],
+                              capture_output=True, text=True, timeout=600, check=True)
+    assert "Self CPU" in finished.stdout and "aten::addmm" in finished.stdout   # the linear layers' products
+    assert "| method |" not in finished.stdout   # a profile instead of the benchmark, not as well

@@ -1,9 +1,14 @@
 """Step 1: loadDataset finds MNIST in every form, draws disjoint seeded subsets and normalises them."""
 import gzip
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+import torchvision
+from torchvision.transforms.v2 import functional as TF
 
 import helpers
 from conftest import N_TEST, N_TRAIN, write_idx_folder
@@ -74,6 +79,30 @@ def test_image_size_resizes(idx_root, size):
     assert train.x.var(unbiased=False).item() == pytest.approx(0.5, rel=1e-4)
 
 
+@pytest.mark.parametrize("size", [14, 20, 32])
+def test_resizing_matches_torchvision(size):
+    images = torch.randint(0, 256, (6, 28, 28), dtype=torch.uint8)
+    expected = TF.resize(images.float().unsqueeze(1) / 255, [size, size], antialias=True).squeeze(1)
+    assert torch.allclose(helpers.Preprocessing(size).scale(images), expected, atol=1e-6)
+
+
+def test_loading_twice_gives_the_same_data(idx_root):
+    # normalisation works in place on its own copies: the cached decoded files must stay untouched
+    first = helpers.loadDataset(idx_root, 100, 20, 20, 8, device="cpu")
+    second = helpers.loadDataset(idx_root, 100, 20, 20, 8, device="cpu")
+    for a, b in zip(first, second):
+        assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
+
+
+def test_loading_data_does_not_import_torchvision(idx_root):
+    # importing torchvision costs ~160 MB of memory; it is needed only to download MNIST
+    script = ("import sys, helpers; helpers.loadDataset(sys.argv[1], 10, 10, 10, 8, device='cpu'); "
+              "print('torchvision' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script, str(idx_root)], capture_output=True, text=True,
+                            cwd=Path(helpers.__file__).parent, check=True)
+    assert result.stdout.strip() == "False"
+
+
 def test_batches_cover_the_subset_and_only_training_shuffles(tiny_loaders):
     train, valid, _ = tiny_loaders
     batches = list(train)
@@ -136,7 +165,7 @@ def test_image_folder_without_digit_subfolders(tmp_path):
 def test_missing_data_offline_names_folder_and_files(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise RuntimeError("network is unreachable")
-    monkeypatch.setattr(helpers.torchvision.datasets, "MNIST", offline)
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)   # read_mnist imports it only to download
     with pytest.raises(FileNotFoundError) as caught:
         helpers.loadDataset(tmp_path / "nothing", 10, 10, 10, 8, device="cpu")
     message = str(caught.value)
