@@ -6,8 +6,8 @@ Usage, from the repository root (Linux: it reads /proc/self/status inside the ke
     MNIST_ROOT=../shared/mnist python benchmarks/notebook_memory.py other.ipynb --top 5
 
 It executes a copy of the notebook (the file itself is not changed) with a probe cell after every code cell, then
-prints a table: cell number, RSS after the cell, peak RSS so far (VmHWM), growth of the peak in that cell, and the
-cell's first line. The last row's peak is the peak of the whole run.
+prints the kernel's RSS before any cell, then a table: cell number, RSS after the cell, peak RSS so far (VmHWM),
+growth of the peak in that cell, and the cell's first line. The last row's peak is the peak of the whole run.
 """
 import argparse
 import re
@@ -29,7 +29,7 @@ print(*(int(_re.search(_key + r':\\s+(\\d+)', _status).group(1)) // 1024 for _ke
 def with_probes(notebook):
     "A copy of `notebook` with a probe after every code cell; returns (copy, [(cell number, first line)])."
     probed, labels = nbformat.from_dict(notebook), []
-    cells = []
+    cells = [nbformat.v4.new_code_cell(PROBE)]   # the kernel's own memory before any cell: the baseline
     for number, cell in enumerate(notebook.cells):
         cells.append(cell)
         if cell.cell_type == "code":
@@ -63,10 +63,11 @@ def main(argv=None):
     probed, labels = with_probes(notebook)
     NotebookClient(probed, timeout=args.timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(Path(args.notebook).resolve().parent)}}).execute()
-    readings = probe_readings(probed)
+    baseline, *readings = probe_readings(probed)
+    print(f"kernel before any cell: RSS {baseline[0]} MiB\n")
     print("| cell | RSS after, MiB | peak so far, MiB | peak growth, MiB | first line |")
     print("|---:|---:|---:|---:|---|")
-    previous_peak, growth = 0, []
+    previous_peak, growth = baseline[1], []
     for (number, first_line), (rss, peak) in zip(labels, readings):
         growth.append((peak - previous_peak, number, first_line))
         print(f"| {number} | {rss} | {peak} | {peak - previous_peak} | `{first_line}` |")

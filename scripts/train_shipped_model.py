@@ -34,6 +34,8 @@ sys.path.insert(0, str(REPO_ROOT))
 import helpers as h  # noqa: E402  (needs the repository root on sys.path first)
 
 IMAGE_SIDE = 28
+SHIPPED_PATH = "saved_models/mnist_mlp.pt"
+VALIDATION_RUN_PATH = "runs/validation_run.pt"
 
 
 def gaussian_kernel_1d(sigma):
@@ -114,17 +116,19 @@ class StopAtDeadline:
 
 
 def machine_description():
-    "CPU model and core count, from /proc/cpuinfo where it exists."
-    cpu_model = platform.processor() or platform.machine()
+    "CPU model, its vector-instruction flags that matter for speed, and core count, from /proc/cpuinfo where it exists."
+    cpu_model, vector_flags = None, []
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu_model is None:
                 cpu_model = line.split(":", 1)[1].strip()
-                break
+            elif line.startswith("flags") and not vector_flags:
+                vector_flags = sorted(flag for flag in line.split(":", 1)[1].split()
+                                      if flag.startswith(("avx", "amx", "fma")))
     except OSError:
         pass
-    return {"cpu": cpu_model, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "platform": platform.platform()}
+    return {"cpu": cpu_model or platform.processor() or platform.machine(), "cpu_vector_flags": vector_flags, "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "platform": platform.platform()}
 
 
 def parse_args(argv=None):
@@ -132,7 +136,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=os.environ.get("MNIST_ROOT", "data"),
                         help="MNIST folder (default: $MNIST_ROOT or %(default)s)")
-    parser.add_argument("--out", default="saved_models/mnist_mlp.pt", help="model file (default: %(default)s)")
+    parser.add_argument("--out", default=None,
+                        help=f"model file (default: {SHIPPED_PATH}, or {VALIDATION_RUN_PATH} with --skip-test)")
     parser.add_argument("--seed", type=int, default=0)
     # main()'s split, so main(is_training=False) reports validation figures on images this model never trained on
     parser.add_argument("--train-size", type=int, default=h.TRAIN_SIZE)
@@ -158,7 +163,10 @@ def parse_args(argv=None):
     parser.add_argument("--skip-test", action="store_true",
                         help="leave the test split alone (for runs that choose hyperparameters on validation)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.out is None:   # a validation-only run must not replace the shipped model (its card would lack test figures)
+        args.out = VALIDATION_RUN_PATH if args.skip_test else SHIPPED_PATH
+    return args
 
 
 def main(argv=None):

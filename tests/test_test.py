@@ -50,3 +50,13 @@ def test_bad_model_argument(saved, tiny_loaders):
     net, _ = saved
     with pytest.raises(ValueError, match="model must be None"):
         helpers.test(net, 42, tiny_loaders[2].x)
+
+
+def test_probabilities_in_chunks_match_one_pass_and_sum_to_one(saved, tiny_loaders):
+    net, _ = saved
+    x = tiny_loaders[2].x
+    in_chunks, at_once = helpers.predict_proba(net, x, chunk_size=7), helpers.predict_proba(net, x, chunk_size=1000)
+    assert in_chunks.shape == (len(x), 10)
+    assert torch.allclose(in_chunks, at_once, atol=1e-6)
+    assert torch.allclose(in_chunks.sum(1), torch.ones(len(x)), atol=1e-5)
+    assert helpers.predict_proba(net, x[:0]).shape == (0, 10)

@@ -123,12 +123,11 @@ def test_progress_bar_can_be_switched_off(tiny_loaders, capsys):
     assert captured.out == captured.err == ""
 
 
-def test_bfloat16_precision_computes_in_bfloat16_and_keeps_float32_weights(tiny_loaders):
+def test_bfloat16_precision_trains_in_bfloat16_and_validates_in_float32(tiny_loaders):
     net = fresh_net()
     output_dtypes = set()
     net.fc1.register_forward_hook(lambda module, inputs, output: output_dtypes.add(output.dtype))
     net, loss_array, accuracy_array = run(tiny_loaders, net=net, precision="bfloat16", training_epochs=6)
     assert torch.bfloat16 in output_dtypes   # training forwards ran in bfloat16 ...
     assert torch.float32 in output_dtypes    # ... validation in float32
-    assert all(parameter.dtype == torch.float32 for parameter in net.parameters())
     assert loss_array["train"][-1] < loss_array["train"][0] and max(accuracy_array["valid"]) >= 0.9
