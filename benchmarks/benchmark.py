@@ -7,7 +7,8 @@ Usage, from the repository root:
     python benchmarks/benchmark.py --threads 1          # torch.set_num_threads(1) first (see the table's header)
     python benchmarks/benchmark.py --quick              # smoke test: 1,000 images, 1 repeat, 1-epoch accuracy race
     python benchmarks/benchmark.py --output bench.md    # also write the report (.json: as JSON, else markdown)
-    python benchmarks/benchmark.py --profile            # where one epoch of `train` spends its time (torch.profiler)
+    python benchmarks/benchmark.py --profile            # where one epoch of `train` spends its time (torch.profiler),
+                                                        # and the epoch with torch.compile(network) against eager
 
 --data defaults to $MNIST_ROOT; it must already hold MNIST (torchvision's MNIST/raw layout): nothing is downloaded.
 
@@ -172,9 +173,9 @@ def new_network(seed=0):
     return h.init_network(NO_OF_LAYERS, INPUT_DIM, NEURONS_PER_LAYER, DROPOUT, device="cpu")
 
 
-def project_epoch(data, batch_size, images, full_validation=False):
+def project_epoch(data, batch_size, images, full_validation=False, net=None):
     "Seconds for h.train over the first `images` training images, 1 epoch (validating 1 image or all of them)."
-    net = new_network()
+    net = new_network() if net is None else net
     valid_x = data.project_valid.x if full_validation else data.project_valid.x[:1]
     valid_y = data.project_valid.y if full_validation else data.project_valid.y[:1]
     started = time.perf_counter()
@@ -190,6 +191,17 @@ def profile_project_epoch(data, batch_size, images, rows=20):
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
         project_epoch(data, batch_size, images)
     return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+
+
+def compiled_versus_eager(data, batch_size, images, repeats):
+    "Median epoch seconds of h.train on the eager network and on torch.compile(network), and the compile seconds."
+    eager = statistics.median(project_epoch(data, batch_size, images) for _ in range(repeats))
+    compiled_net = torch.compile(new_network(), dynamic=False)
+    started = time.perf_counter()   # the first (short) epoch compiles the forward and backward passes
+    project_epoch(data, batch_size, min(images, WARM_UP_IMAGES), net=compiled_net)
+    compile_seconds = time.perf_counter() - started
+    compiled = statistics.median(project_epoch(data, batch_size, images, net=compiled_net) for _ in range(repeats))
+    return eager, compiled, compile_seconds
 
 
 def optimizer_switches():
@@ -539,6 +551,11 @@ def main(argv=None):
         print(f"One epoch of h.train over {args.train_images:,} images at batch size {args.batch_sizes[0]}, "
               f"torch {torch.__version__}, {torch.get_num_threads()} threads:")
         print(profile_project_epoch(data, args.batch_sizes[0], args.train_images))
+        if not args.quick:
+            eager, compiled, compile_seconds = compiled_versus_eager(data, args.batch_sizes[0], args.train_images,
+                                                                     args.repeats)
+            print(f"torch.compile(network), median of {args.repeats} epochs: {compiled:.3f} s per epoch after "
+                  f"{compile_seconds:.1f} s of compiling; eager: {eager:.3f} s per epoch")
         return 0
     report = run_benchmark(args)
     print(markdown_report(report))
