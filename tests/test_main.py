@@ -23,7 +23,9 @@ def test_parameters_follow_the_assignment_order_and_defaults():
     parameters = inspect.signature(helpers.main).parameters
     assert list(parameters)[:15] == ASSIGNMENT_ORDER
     assert parameters["is_training"].default is False and parameters["visualize_results"].default is False
-    assert parameters["use_gpu"].default == torch.cuda.is_available()
+    # by default a GPU exactly where there is one (MNIST_DEVICE, unset here, would override it)
+    default_device = helpers.resolve_device(parameters["use_gpu"].default)
+    assert default_device.type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def test_training_run_reports_and_saves(idx_root, tmp_path, capsys):
