@@ -1,28 +1,30 @@
 """The notebook's functions, importable: `from helpers import loadDataset, init_network, train, ...`.
 
 The code lives once, in MNIST_Classification.ipynb. Importing this module runs, in order, the notebook's code
-cells tagged `export` (the ones that only define things) in this module's namespace. Each cell is compiled under
-the name `MNIST_Classification.ipynb#cell-N` (N counts all cells from 1), so tracebacks point into the notebook.
+cells whose first line is the mark `#| export` (the cells that only define things) in this module's namespace.
+Each cell is compiled under the name `MNIST_Classification.ipynb#cell-N` (N counts all cells from 1), so
+tracebacks point into the notebook.
 
 From a terminal: `python helpers.py --help`.
 """
 import argparse
+import dataclasses
 import json
 import linecache
 import sys
 from pathlib import Path
 
 NOTEBOOK = Path(__file__).resolve().with_name("MNIST_Classification.ipynb")
-EXPORT_TAG = "export"
+EXPORT_MARK = "#| export"
 
 
 def exported_cells(notebook=NOTEBOOK):
-    "(cell number, source) of every code cell tagged `export`, in notebook order."
+    "(cell number, source) of every code cell whose first line is the export mark, in notebook order."
     cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
     for number, cell in enumerate(cells, start=1):
-        if cell["cell_type"] == "code" and EXPORT_TAG in cell.get("metadata", {}).get("tags", []):
-            source = cell["source"]
-            yield number, source if isinstance(source, str) else "".join(source)
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if cell["cell_type"] == "code" and source.splitlines()[:1] == [EXPORT_MARK]:
+            yield number, source
 
 
 def _run_exported_cells(namespace, notebook=NOTEBOOK):
@@ -36,53 +38,42 @@ def _run_exported_cells(namespace, notebook=NOTEBOOK):
 _run_exported_cells(globals())
 
 
+def _add_settings_options(parser, defaults):
+    "One option per field of the notebook's Settings, its default taken from `defaults`."
+    for name in SETTING_NAMES:
+        if name == "is_training":   # the command says it: train or test
+            continue
+        default, flag = getattr(defaults, name), "--" + name.replace("_", "-")
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        elif isinstance(default, list):
+            parser.add_argument(flag, type=type(default[0]), nargs="+", default=default, help="(default: %(default)s)")
+        else:
+            parser.add_argument(flag, type=type(default), default=default, help="(default: %(default)s)")
+
+
 def _command_line(argv=None):
     parser = argparse.ArgumentParser(prog="python helpers.py", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-
     predict = commands.add_parser("predict", help="print the digit (and its probability) in each image")
     predict.add_argument("images", nargs="+", help="image files or folders of images")
-    predict.add_argument("--model", default=MODEL_PATH, help="saved model (default: %(default)s)")
-
-    for name, help_text in (("train", "train a network with main()'s parameters and save it"),
-                            ("test", "load a saved model and report its test metrics")):
-        sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--data", default=DATA_PATH, help="MNIST folder (default: $MNIST_ROOT or %(default)s)")
-        # Training writes to runs/ unless told otherwise, so the shipped model is never overwritten by accident.
-        default_model = f"{RUNS_DIR}/mnist_mlp.pt" if name == "train" else MODEL_PATH
-        sub.add_argument("--model", default=default_model, help="model file (default: %(default)s)")
-        sub.add_argument("--train-size", type=int, default=TRAIN_SIZE)
-        sub.add_argument("--val-size", type=int, default=VAL_SIZE)
-        sub.add_argument("--test-size", type=int, default=TEST_SIZE)
-        sub.add_argument("--batch-size", type=int, default=BATCH_SIZE)
-        sub.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=USE_GPU)
-        sub.add_argument("--visualize", action="store_true", help="also save the figures next to the model")
-        if name == "train":
-            sub.add_argument("--layers", type=int, default=NO_OF_LAYERS, help="number of hidden layers")
-            sub.add_argument("--neurons", type=int, nargs="+", default=NEURONS_PER_LAYER,
-                             help="neurons per layer, ending with 10 (default: %(default)s)")
-            sub.add_argument("--loss", default=LOSS_FUNC, choices=sorted(LOSSES))
-            sub.add_argument("--optimizer", default=OPTIMIZER, choices=sorted(OPTIMIZERS))
-            sub.add_argument("--lr", type=float, default=LEARNING_RATE)
-            sub.add_argument("--dropout", type=float, default=DROPOUT)
-            sub.add_argument("--epochs", type=int, default=TRAINING_EPOCHS)
-    args = parser.parse_args(argv)
-
-    if args.command == "predict":
-        net = load_network(args.model, device="cpu")
-        table = predict_image(args.images if len(args.images) > 1 else args.images[0], net)
-        rows = [table] if isinstance(table, dict) else table.to_dict("records")
-        for row in rows:
+    predict.add_argument("--model", default=SETTINGS.model_path, help="saved model (default: %(default)s)")
+    # Training writes to runs/ unless told otherwise, so the shipped model is never overwritten by accident.
+    train_defaults = SETTINGS.replace(model_path=f"{SETTINGS.runs_dir}/mnist_mlp.pt")
+    for name, defaults, help_text in (("train", train_defaults, "train a network with main() and save it"),
+                                      ("test", SETTINGS, "load a saved model and report its metrics with main()")):
+        _add_settings_options(commands.add_parser(name, help=help_text), defaults)
+    args = vars(parser.parse_args(argv))
+    command = args.pop("command")
+    if command == "predict":
+        images = args["images"] if len(args["images"]) > 1 else args["images"][0]   # one folder: its images
+        table = predict_image(images, load_network(args["model"], device="cpu"))
+        for row in [table] if isinstance(table, dict) else table.to_dict("records"):
             print(f"{row['source']}: {row['digit']} (p = {row['probability']:.3f})")
-        return 0
-    common = dict(dataset_path=args.data, train_size=args.train_size, val_size=args.val_size,
-                  test_size=args.test_size, batch_size=args.batch_size, use_gpu=args.gpu,
-                  visualize_results=args.visualize, model_path=args.model, show=False)
-    if args.command == "train":
-        main(no_of_layers=args.layers, neurons_per_layer=args.neurons, loss_func=args.loss, optimizer=args.optimizer,
-             learning_rate=args.lr, dropout=args.dropout, is_training=True, training_epochs=args.epochs, **common)
     else:
-        main(is_training=False, **common)
+        args["is_training"] = command == "train"
+        figures_dir = Path(args["model_path"]).with_name(Path(args["model_path"]).stem + "_figures")
+        main(**args, show=False, figures_dir=figures_dir if args["visualize_results"] else None)
     return 0
 
 

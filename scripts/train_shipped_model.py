@@ -3,7 +3,7 @@
 Recipe: a 784-2048-2048-10 MLP (helpers.init_network: Linear → ReLU → Dropout 0.1), SGD with Nesterov momentum
 under a one-cycle learning-rate schedule (peak 0.1, 110 epochs, batch 256), bfloat16 matrix products with float32
 weights, and every training batch freshly distorted (random affine + elastic, after Simard et al. 2003). If --minutes
-run out first (a busy CPU), training stops and keeps its best-validation epoch. Hyperparameters were chosen on a
+run out first (a busy CPU), training stops after that epoch and keeps its best-validation epoch. Hyperparameters were chosen on a
 validation split only (main()'s 50,000 / 10,000 split of the training images, seed 0; runs with --skip-test); the
 10,000-image test set is evaluated once, at the end, for this model only. The weights go to --out (weights_only-safe
 .pt) with a JSON card beside it.
@@ -24,7 +24,6 @@ from pathlib import Path
 # is also using ran up to 15x slower than one thread; passive waiting keeps them near one thread's speed at worst.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import torchvision  # noqa: E402
@@ -101,20 +100,6 @@ class RandomDistortion:
         return warped.view(count, -1) + self.background
 
 
-class StopAtDeadline:
-    "Wraps the augmentation; once `seconds` have passed, interrupts training, which keeps the best epoch so far."
-
-    def __init__(self, augment, seconds):
-        self.augment, self.deadline, self.fired = augment, time.perf_counter() + seconds, False
-
-    def __call__(self, batch):
-        if time.perf_counter() > self.deadline:
-            self.fired = True
-            # helpers.train treats KeyboardInterrupt as "stop now" and returns the best-validation weights.
-            raise KeyboardInterrupt
-        return self.augment(batch)
-
-
 def machine_description():
     "CPU model, its vector-instruction flags that matter for speed, and core count, from /proc/cpuinfo where it exists."
     cpu_model, vector_flags = None, []
@@ -140,8 +125,9 @@ def parse_args(argv=None):
                         help=f"model file (default: {SHIPPED_PATH}, or {VALIDATION_RUN_PATH} with --skip-test)")
     parser.add_argument("--seed", type=int, default=0)
     # main()'s split, so main(is_training=False) reports validation figures on images this model never trained on
-    parser.add_argument("--train-size", type=int, default=h.TRAIN_SIZE)
-    parser.add_argument("--val-size", type=int, default=h.VAL_SIZE)
+    parser.add_argument("--train-size", type=int, default=h.SETTINGS.train_size)
+    parser.add_argument("--val-size", type=int, default=h.SETTINGS.val_size)
+    parser.add_argument("--test-size", type=int, default=h.SETTINGS.test_size)
     parser.add_argument("--hidden", type=int, nargs="+", default=[2048, 2048], help="hidden layer widths")
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--optimizer", default="sgd", choices=sorted(h.OPTIMIZERS))
@@ -159,7 +145,7 @@ def parse_args(argv=None):
     parser.add_argument("--elastic-alpha", type=float, default=20.0, help="elastic strength, pixels (0: none)")
     parser.add_argument("--elastic-sigma", type=float, default=4.0, help="elastic smoothness, pixels")
     parser.add_argument("--minutes", type=float, default=15.0,
-                        help="training time limit: if reached (a busy CPU), stop and keep the best epoch so far")
+                        help="training time limit: once past it (a busy CPU), stop after that epoch and keep the best epoch so far")
     parser.add_argument("--skip-test", action="store_true",
                         help="leave the test split alone (for runs that choose hyperparameters on validation)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -169,66 +155,53 @@ def parse_args(argv=None):
     return args
 
 
+def recipe_settings(args):
+    "The notebook's Settings for this recipe: main()'s split and test size, the network and training from `args`."
+    loss = "cross_entropy" if args.label_smoothing == 0 else torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    return h.SETTINGS.replace(
+        dataset_path=args.data, train_size=args.train_size, val_size=args.val_size, test_size=args.test_size,
+        no_of_layers=len(args.hidden),
+        neurons_per_layer=[*args.hidden, 10], loss_func=loss, optimizer=args.optimizer, batch_size=args.batch_size,
+        learning_rate=args.lr, use_gpu="cpu", dropout=args.dropout, is_training=True, training_epochs=args.epochs,
+        schedule="onecycle", weight_decay=args.weight_decay, precision=args.precision, seed=args.seed,
+        model_path=args.out)
+
+
+def training_record(args, distort, history, seconds):
+    "What the card's `training` part adds to the notebook's: augmentation, the time limit and whether it struck."
+    completed = len(history["loss"]["train"])
+    return {"label_smoothing": args.label_smoothing, "epochs_completed": completed,
+            "time_limit_minutes": args.minutes, "stopped_at_time_limit": completed < args.epochs,
+            "weights": "the epoch with the best validation accuracy",
+            "augmentation": {"kind": "random affine + elastic, fresh per batch", **distort.params()},
+            "seconds": round(seconds, 1)}
+
+
 def main(argv=None):
     "Train, test once, save; returns the saved path."
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    np.random.seed(args.seed)
-
-    train_loader, val_loader, test_loader = h.loadDataset(
-        args.data, args.train_size, args.val_size, 10_000, args.batch_size, True, seed=args.seed, device="cpu")
-    preprocessing = train_loader.preprocessing
-    background = preprocessing.normalize(torch.zeros(1, IMAGE_SIDE, IMAGE_SIDE))[0, 0].item()
+    settings = recipe_settings(args)
+    loaders = h.load_data(settings, "cpu")
+    background = loaders[0].preprocessing(torch.zeros(1, IMAGE_SIDE, IMAGE_SIDE))[0, 0].item()   # a blank pixel
     distort = RandomDistortion(background, args.rotation, args.scale, args.shear, args.shift,
                                args.elastic_alpha, args.elastic_sigma, seed=args.seed)
-
-    net = h.init_network(len(args.hidden), IMAGE_SIDE * IMAGE_SIDE, [*args.hidden, 10], args.dropout, device="cpu")
-    loss = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
-    print(f"training {net.config} for {args.epochs} epochs on {len(train_loader.y)} images", flush=True)
-    started = time.perf_counter()
-    guarded_distort = StopAtDeadline(distort, args.minutes * 60)
-    net, loss_array, accuracy_array = h.train(
-        net, train_loader.x, train_loader.y, val_loader.x, val_loader.y, args.lr, args.epochs, loss,
-        args.optimizer, batch_size=args.batch_size, seed=args.seed, weight_decay=args.weight_decay,
-        schedule="onecycle", augment=guarded_distort, precision=args.precision, progress=True)
-    training_seconds = time.perf_counter() - started
-    for epoch, (train_acc, val_acc) in enumerate(zip(accuracy_array["train"], accuracy_array["valid"]), start=1):
+    deadline = time.perf_counter() + args.minutes * 60
+    print(f"training {settings.neurons_per_layer} for {args.epochs} epochs on {len(loaders[0].y)} images", flush=True)
+    net, history, seconds = h.train_new_network(settings, loaders, progress=True, augment=distort,
+                                                on_epoch_end=lambda *_: time.perf_counter() > deadline)
+    for epoch, (train_acc, val_acc) in enumerate(zip(*history["accuracy"].values()), start=1):
         print(f"epoch {epoch:3d}: train acc {train_acc:.4f}  val acc {val_acc:.4f}")
-
-    # Each split's loss, accuracy and macro F1; the test split is looked at here once, for this final model only.
-    # With --skip-test (while choosing hyperparameters) the test split is not looked at at all.
-    results = {}
-    splits = [("train", train_loader), ("valid", val_loader)] + ([] if args.skip_test else [("test", test_loader)])
-    for split, loader in splits:
-        split_loss, _ = h.evaluate(net, loader.x, loader.y)
-        scores = h.report_metrics(loader.y, h.test(net, None, loader.x, loader.y))
-        results[split] = {"loss": split_loss, "accuracy": scores["accuracy"], "f1_macro": scores["f1_macro"]}
-    print(f"trained in {training_seconds:.0f} s; " + "; ".join(
-        f"{split} acc {scores['accuracy']:.4f}, macro F1 {scores['f1_macro']:.4f}" for split, scores in results.items()),
-        flush=True)
-
-    # The same keys main() writes ("data", "training", "results", "history"), plus how and where it was made.
-    metadata = {
-        "data": {"dataset_path": args.data, "train_size": args.train_size, "val_size": args.val_size,
-                 "test_size": len(test_loader.y), "batch_size": args.batch_size, "seed": args.seed},
-        "training": {"loss_func": "cross_entropy", "label_smoothing": args.label_smoothing,
-                     "optimizer": args.optimizer, "learning_rate": args.lr, "schedule": "onecycle",
-                     "training_epochs": args.epochs, "epochs_completed": len(loss_array["train"]),
-                     "batch_size": args.batch_size, "weight_decay": args.weight_decay,
-                     "precision": args.precision,
-                     "time_limit_minutes": args.minutes, "stopped_at_time_limit": guarded_distort.fired,
-                     "weights": "the epoch with the best validation accuracy",
-                     "augmentation": {"kind": "random affine + elastic, fresh per batch", **distort.params()},
-                     "seconds": round(training_seconds, 1)},
-        "results": results,
-        "machine": machine_description(),
-        "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__,
-                     "python": platform.python_version()},
-        "command": shlex.join(["python", "scripts/train_shipped_model.py", *sys.argv[1:]]),
-        "history": {"loss": loss_array, "accuracy": accuracy_array},
-    }
-    path = h.save_network(net, args.out, preprocessing=preprocessing, metadata=metadata)
+    # The test split is looked at here once, for this final model only; with --skip-test (while choosing
+    # hyperparameters) not at all.
+    splits = h.SPLITS[:2] if args.skip_test else h.SPLITS
+    results = {split: h.score(net, loader.x, loader.y) for split, loader in zip(splits, loaders)}
+    print(f"trained in {seconds:.0f} s;\n{h.summary(results).round(4).to_string()}", flush=True)
+    card = h.model_card(settings, results, history, seconds, machine=machine_description(),
+                        command=shlex.join(["python", "scripts/train_shipped_model.py", *sys.argv[1:]]))
+    card["training"].update(training_record(args, distort, history, seconds))
+    card["versions"]["torchvision"] = torchvision.__version__
+    path = h.save_network(net, args.out, metadata=card)
     print(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.with_suffix('.json')}")
     return path
 

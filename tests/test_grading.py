@@ -117,7 +117,7 @@ def test_the_device_can_be_chosen_by_an_environment_variable():
     import os
     import subprocess
     import sys
-    code = "import helpers; print(helpers.USE_GPU, helpers.resolve_device(helpers.USE_GPU))"
+    code = "import helpers; print(helpers.SETTINGS.use_gpu, helpers.resolve_device(helpers.SETTINGS.use_gpu))"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
                             env={**os.environ, "MNIST_DEVICE": "cpu"})
     assert result.returncode == 0, result.stderr

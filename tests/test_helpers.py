@@ -18,12 +18,26 @@ def test_exports_the_assignment_functions():
         assert getattr(helpers, name).__code__.co_filename.startswith("MNIST_Classification.ipynb#cell-")
 
 
-def test_only_export_cells_run():
+def test_only_cells_marked_export_run(tmp_path):
     cells = json.loads(helpers.NOTEBOOK.read_text())["cells"]
-    untagged = [cell for cell in cells if cell["cell_type"] == "code" and "export" not in cell["metadata"].get("tags", [])]
-    assert untagged, "the notebook has cells that train and plot"
-    assert not hasattr(helpers, "train_loader")   # made by an untagged cell that loads the data
-    assert not hasattr(helpers, "IN_COLAB")       # made by the untagged set-up cell
+    unmarked = [cell for cell in cells if cell["cell_type"] == "code" and not "".join(cell["source"]).startswith("#| export\n")]
+    assert unmarked, "the notebook has cells that train and plot"
+    assert not hasattr(helpers, "train_loader")   # made by an unmarked cell that loads the data
+    assert not hasattr(helpers, "IN_COLAB")       # made by the unmarked set-up cell
+    notebook = {"cells": [
+        {"cell_type": "code", "source": ["#| export\n", "x = 1\n"]},
+        {"cell_type": "code", "source": ["y = 2  #| export (not the first line)\n"]},
+        {"cell_type": "markdown", "source": ["#| export\n"]},
+        {"cell_type": "code", "source": "#| export\nz = 3", "metadata": {}},
+    ]}
+    (tmp_path / "book.ipynb").write_text(json.dumps(notebook))
+    assert [number for number, _ in helpers.exported_cells(tmp_path / "book.ipynb")] == [1, 4]
+
+
+def test_the_export_mark_is_visible_in_the_cell_not_hidden_in_metadata():
+    cells = json.loads(helpers.NOTEBOOK.read_text())["cells"]
+    assert not any(cell["metadata"].get("tags") for cell in cells)   # Colab shows no cell tags
+    assert sum(1 for _ in helpers.exported_cells()) >= 20
 
 
 def test_each_function_is_defined_once_in_the_notebook():
@@ -46,3 +60,17 @@ def test_terminal_help_lists_the_commands():
     assert result.returncode == 0
     for command in ("predict", "train", "test"):
         assert command in result.stdout
+
+
+def test_training_script_stops_at_its_time_limit_through_the_epoch_hook(idx_root, tmp_path):
+    script = REPO / "scripts" / "train_shipped_model.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--data", str(idx_root), "--train-size", "200", "--val-size", "50",
+         "--test-size", "50", "--hidden", "16", "--epochs", "5", "--minutes", "0", "--skip-test",
+         "--elastic-alpha", "0", "--out", str(tmp_path / "model.pt")],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    card = json.loads((tmp_path / "model.json").read_text())["metadata"]
+    assert card["training"]["epochs_completed"] == 1 and card["training"]["stopped_at_time_limit"] is True
+    assert set(card["results"]) == {"train", "valid"}   # --skip-test: the test split is not looked at
+    assert card["data"]["train_size"] == 200 and card["training"]["schedule"] == "onecycle"

@@ -22,16 +22,35 @@ def tiny_main(root, model_path, **options):
 def test_parameters_follow_the_assignment_order_and_defaults():
     parameters = inspect.signature(helpers.main).parameters
     assert list(parameters)[:15] == ASSIGNMENT_ORDER
-    assert parameters["is_training"].default is False and parameters["visualize_results"].default is False
+    # an input left out comes from SETTINGS when main is called
+    assert all(parameters[name].default is None for name in ASSIGNMENT_ORDER)
+    assert helpers.SETTINGS.is_training is False and helpers.SETTINGS.visualize_results is False
     # by default a GPU exactly where there is one (MNIST_DEVICE, unset here, would override it)
-    default_device = helpers.resolve_device(parameters["use_gpu"].default)
+    default_device = helpers.resolve_device(helpers.SETTINGS.use_gpu)
     assert default_device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_settings_are_read_when_main_is_called(idx_root, tmp_path, monkeypatch):
+    edited = helpers.SETTINGS.replace(student_name="Ada Lovelace", neurons_per_layer=[16, 10], training_epochs=2)
+    monkeypatch.setattr(helpers, "SETTINGS", edited)   # as if the settings cell were edited and run again
+    results = tiny_main(idx_root, tmp_path / "model.pt", is_training=True, neurons_per_layer=None,
+                        training_epochs=None)
+    assert results["settings"].student_name == "Ada Lovelace"
+    assert results["net"].config["neurons_per_layer"] == [16, 10]
+    assert len(results["history"]["loss"]["train"]) == 2
+    card = helpers.load_network(tmp_path / "model.pt", "cpu").metadata
+    assert card["training"]["training_epochs"] == 2 and card["data"]["train_size"] == 200
+
+
+def test_unknown_settings_are_refused_by_name(idx_root, tmp_path):
+    with pytest.raises(TypeError, match="unknown settings \\['learnin_rate'\\]"):
+        tiny_main(idx_root, tmp_path / "model.pt", is_training=True, learnin_rate=0.1)
 
 
 def test_training_run_reports_and_saves(idx_root, tmp_path, capsys):
     results = tiny_main(idx_root, tmp_path / "model.pt", is_training=True)
     printed = capsys.readouterr().out
-    assert f"Name: {helpers.STUDENT_NAME}" in printed and f"Roll number: {helpers.ROLL_NUMBER}" in printed
+    assert f"Name: {helpers.SETTINGS.student_name}" in printed and f"Roll number: {helpers.SETTINGS.roll_number}" in printed
     for parameter in ("learning_rate", "optimizer", "neurons_per_layer", "dropout", "training_epochs", "batch_size"):
         assert parameter in printed
     assert "Confusion matrix" in printed and "f1_macro" in printed

@@ -11,7 +11,7 @@ from PIL import Image
 import helpers
 
 REPO = Path(helpers.__file__).parent
-SHIPPED = REPO / helpers.MODEL_PATH
+SHIPPED = REPO / helpers.SETTINGS.model_path
 
 
 def a_digit():

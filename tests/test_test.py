@@ -55,8 +55,10 @@ def test_bad_model_argument(saved, tiny_loaders):
 def test_probabilities_in_chunks_match_one_pass_and_sum_to_one(saved, tiny_loaders):
     net, _ = saved
     x = tiny_loaders[2].x
-    in_chunks, at_once = helpers.predict_proba(net, x, chunk_size=7), helpers.predict_proba(net, x, chunk_size=1000)
+    in_chunks, at_once = helpers.logits_of(net, x, chunk_size=7), helpers.logits_of(net, x, chunk_size=1000)
     assert in_chunks.shape == (len(x), 10)
     assert torch.allclose(in_chunks, at_once, atol=1e-6)
-    assert torch.allclose(in_chunks.sum(1), torch.ones(len(x)), atol=1e-5)
+    probabilities = helpers.predict_proba(net, x)
+    assert torch.allclose(probabilities, torch.softmax(at_once, 1), atol=1e-6)
+    assert torch.allclose(probabilities.sum(1), torch.ones(len(x)), atol=1e-5)
     assert helpers.predict_proba(net, x[:0]).shape == (0, 10)

@@ -131,3 +131,27 @@ def test_bfloat16_precision_trains_in_bfloat16_and_validates_in_float32(tiny_loa
     assert torch.bfloat16 in output_dtypes   # training forwards ran in bfloat16 ...
     assert torch.float32 in output_dtypes    # ... validation in float32
     assert loss_array["train"][-1] < loss_array["train"][0] and max(accuracy_array["valid"]) >= 0.9
+
+
+def test_on_epoch_end_sees_every_epoch_and_can_stop_training(tiny_loaders):
+    seen = []
+
+    def stop_after_two(epoch, net, loss_array, accuracy_array):
+        seen.append((epoch, len(loss_array["train"]), len(accuracy_array["valid"]), net.training))
+        return epoch == 2
+    net, loss_array, _ = run(tiny_loaders, training_epochs=5, on_epoch_end=stop_after_two)
+    assert seen == [(1, 1, 1, False), (2, 2, 2, False)]   # after validation: the net is in eval mode
+    assert len(loss_array["train"]) == 2 and not net.training
+
+
+def test_train_one_epoch_passes_over_a_loader_once_and_reports_its_mean_loss(tiny_loaders):
+    train, _, _ = tiny_loaders
+    torch.manual_seed(0)
+    net = helpers.init_network(1, 784, [32, 10], 0.0, device="cpu")   # no dropout: training mode = eval mode
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.0)   # steps leave the weights as they are
+    seen = []
+    loss, accuracy = helpers.train_one_epoch(net, train, nn.CrossEntropyLoss(), optimizer,
+                                             augment=lambda batch: seen.append(len(batch)) or batch)
+    assert sum(seen) == len(train.y) and len(seen) == len(train)
+    expected_loss, expected_accuracy = helpers.evaluate(net, train.x, train.y)
+    assert loss == pytest.approx(expected_loss, rel=1e-5) and accuracy == expected_accuracy
