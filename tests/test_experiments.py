@@ -1,0 +1,71 @@
+"""Step 9: experiments over seeds, their spreads, and verdicts that say 'better' only beyond the noise."""
+import pandas as pd
+import pytest
+
+import helpers
+
+
+def runs_table(accuracies):
+    "Runs as run_experiments makes them: {(factor, value): [valid acc per seed]}."
+    rows = [{"factor": factor, "value": value, "seed": seed, "train acc": 1.0, "valid acc": accuracy,
+             "valid macro F1": accuracy, "seconds": 1.0 + seed}
+            for (factor, value), values in accuracies.items() for seed, accuracy in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def test_spread_table_gives_mean_and_spread_per_configuration():
+    table = helpers.spread_table(runs_table({("baseline", "defaults"): [0.90, 0.92, 0.94],
+                                             ("dropout", "0.5"): [0.80, 0.80, 0.80]}))
+    assert table.loc[("baseline", "defaults"), ("valid acc", "mean")] == pytest.approx(0.92)
+    assert table.loc[("baseline", "defaults"), ("valid acc", "std")] == pytest.approx(0.02)   # sample std
+    assert table.loc[("dropout", "0.5"), ("seconds", "mean")] == pytest.approx(2.0)
+    assert list(table[helpers.VERDICT]) == ["baseline", "worse"]
+
+
+@pytest.mark.parametrize("values, verdict", [
+    ([0.950, 0.951, 0.949], "better"),         # +0.03: far beyond both spreads
+    ([0.925, 0.926, 0.924], "within noise"),   # +0.005: inside the baseline's spread of 0.01
+    ([0.911, 0.912, 0.910], "within noise"),   # -0.009: still inside the spreads together (0.011)
+    ([0.890, 0.891, 0.889], "worse"),
+])
+def test_better_or_worse_only_beyond_the_spreads(values, verdict):
+    table = helpers.spread_table(runs_table({("baseline", ""): [0.91, 0.92, 0.93], ("factor", "x"): values}))
+    assert table.loc[("factor", "x"), helpers.VERDICT] == verdict
+
+
+def test_show_spread_prints_mean_plus_minus_std():
+    shown = helpers.show_spread(helpers.spread_table(runs_table({("baseline", "d"): [0.90, 0.92, 0.94]})))
+    assert "0.9200 ± 0.0200" in shown and "baseline" in shown
+
+
+def test_input_size_verdict_keeps_28_when_it_ties_and_names_the_worse_sizes():
+    table = helpers.spread_table(runs_table({
+        ("baseline", "defaults"): [0.960, 0.962, 0.964],
+        ("input size", "14"): [0.940, 0.941, 0.942], ("input size", "32"): [0.961, 0.963, 0.965]}))
+    verdict = helpers.input_size_verdict(table, 28)
+    assert verdict.startswith("Input size: sizes [28, 32] are within noise of the best (32), [14] are worse")
+    assert "28x28 is kept" in verdict
+
+
+def test_input_size_verdict_picks_a_size_that_beats_28():
+    table = helpers.spread_table(runs_table({
+        ("baseline", "defaults"): [0.940, 0.941, 0.942], ("input size", "20"): [0.960, 0.961, 0.962]}))
+    verdict = helpers.input_size_verdict(table, 28)
+    assert "[28] are worse" in verdict and "20x20 is the screen's candidate; main() keeps 28x28" in verdict
+
+
+def test_describe_labels_changes():
+    assert helpers.describe({}) == "main's defaults"
+    assert helpers.describe({"no_of_layers": 1, "neurons_per_layer": [512, 10]}) == "1, 512"
+    assert helpers.describe({"learning_rate": 3 * 0.003}) == "0.009"
+
+
+def test_run_experiments_trains_every_configuration_with_every_seed(idx_root):
+    baseline = helpers.SETTINGS.replace(dataset_path=str(idx_root), train_size=200, val_size=50, test_size=50,
+                                        neurons_per_layer=[16, 8, 10], training_epochs=2, batch_size=32,
+                                        use_gpu="cpu")
+    runs = helpers.run_experiments([("baseline", {}), ("dropout", {"dropout": 0.0})], baseline, seeds=(0, 1),
+                                   device="cpu")
+    assert list(runs["factor"]) == ["baseline"] * 2 + ["dropout"] * 2 and list(runs["seed"]) == [0, 1, 0, 1]
+    assert runs.loc[0, "valid acc"] != runs.loc[1, "valid acc"] or runs.loc[0, "train acc"] != runs.loc[1, "train acc"]
+    assert runs["valid acc"].between(0, 1).all() and (runs["seconds"] > 0).all()
