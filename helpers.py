@@ -58,11 +58,10 @@ def _command_line(argv=None):
     predict = commands.add_parser("predict", help="print the digit (and its probability) in each image")
     predict.add_argument("images", nargs="+", help="image files or folders of images")
     predict.add_argument("--model", default=SETTINGS.model_path, help="saved model (default: %(default)s)")
-    # Training writes to runs/ unless told otherwise, so the shipped model is never overwritten by accident.
-    train_defaults = SETTINGS.replace(model_path=f"{SETTINGS.runs_dir}/mnist_mlp.pt")
-    for name, defaults, help_text in (("train", train_defaults, "train a network with main() and save it"),
-                                      ("test", SETTINGS, "load a saved model and report its metrics with main()")):
-        _add_settings_options(commands.add_parser(name, help=help_text), defaults)
+    for name, help_text in (("train", "train a network with main() and save it (to <runs-dir>/mnist_mlp.pt unless "
+                                      "--model-path says otherwise)"),
+                            ("test", "load a saved model (--model-path) and report its metrics with main()")):
+        _add_settings_options(commands.add_parser(name, help=help_text), SETTINGS)
     args = vars(parser.parse_args(argv))
     command = args.pop("command")
     if command == "predict":
@@ -72,7 +71,9 @@ def _command_line(argv=None):
             print(f"{row['source']}: {row['digit']} (p = {row['probability']:.3f})")
     else:
         args["is_training"] = command == "train"
-        figures_dir = Path(args["model_path"]).with_name(Path(args["model_path"]).stem + "_figures")
+        if command == "train" and args["model_path"] == SETTINGS.model_path:
+            del args["model_path"]   # main() then saves under runs_dir: the shipped model is never overwritten
+        figures_dir = Path(args["runs_dir"]) / f"{Path(args.get('model_path', 'mnist_mlp')).stem}_figures"
         main(**args, show=False, figures_dir=figures_dir if args["visualize_results"] else None)
     return 0
 

@@ -167,11 +167,22 @@ def recipe_settings(args):
         model_path=args.out)
 
 
-def training_record(args, distort, history, seconds):
+class Deadline:
+    "train's per-epoch hook: True (stop) once `seconds` have passed; remembers whether it struck."
+
+    def __init__(self, seconds):
+        self.at, self.struck = time.perf_counter() + seconds, False
+
+    def __call__(self, *epoch_state):
+        self.struck = time.perf_counter() > self.at
+        return self.struck
+
+
+def training_record(args, distort, history, seconds, deadline):
     "What the card's `training` part adds to the notebook's: augmentation, the time limit and whether it struck."
     completed = len(history["loss"]["train"])
     return {"label_smoothing": args.label_smoothing, "epochs_completed": completed,
-            "time_limit_minutes": args.minutes, "stopped_at_time_limit": completed < args.epochs,
+            "time_limit_minutes": args.minutes, "stopped_at_time_limit": deadline.struck,
             "weights": "the epoch with the best validation accuracy",
             "augmentation": {"kind": "random affine + elastic, fresh per batch", **distort.params()},
             "seconds": round(seconds, 1)}
@@ -186,10 +197,10 @@ def main(argv=None):
     background = loaders[0].preprocessing(torch.zeros(1, IMAGE_SIDE, IMAGE_SIDE))[0, 0].item()   # a blank pixel
     distort = RandomDistortion(background, args.rotation, args.scale, args.shear, args.shift,
                                args.elastic_alpha, args.elastic_sigma, seed=args.seed)
-    deadline = time.perf_counter() + args.minutes * 60
+    deadline = Deadline(args.minutes * 60)
     print(f"training {settings.neurons_per_layer} for {args.epochs} epochs on {len(loaders[0].y)} images", flush=True)
     net, history, seconds = h.train_new_network(settings, loaders, progress=True, augment=distort,
-                                                on_epoch_end=lambda *_: time.perf_counter() > deadline)
+                                                on_epoch_end=deadline)
     for epoch, (train_acc, val_acc) in enumerate(zip(*history["accuracy"].values()), start=1):
         print(f"epoch {epoch:3d}: train acc {train_acc:.4f}  val acc {val_acc:.4f}")
     # The test split is looked at here once, for this final model only; with --skip-test (while choosing
@@ -198,8 +209,9 @@ def main(argv=None):
     results = {split: h.score(net, loader.x, loader.y) for split, loader in zip(splits, loaders)}
     print(f"trained in {seconds:.0f} s;\n{h.summary(results).round(4).to_string()}", flush=True)
     card = h.model_card(settings, results, history, seconds, machine=machine_description(),
-                        command=shlex.join(["python", "scripts/train_shipped_model.py", *sys.argv[1:]]))
-    card["training"].update(training_record(args, distort, history, seconds))
+                        command=shlex.join(["python", "scripts/train_shipped_model.py",
+                                                           *(sys.argv[1:] if argv is None else argv)]))
+    card["training"].update(training_record(args, distort, history, seconds, deadline))
     card["versions"]["torchvision"] = torchvision.__version__
     path = h.save_network(net, args.out, metadata=card)
     print(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.with_suffix('.json')}")

@@ -40,6 +40,7 @@ def test_settings_are_read_when_main_is_called(idx_root, tmp_path, monkeypatch):
     assert len(results["history"]["loss"]["train"]) == 2
     card = helpers.load_network(tmp_path / "model.pt", "cpu").metadata
     assert card["training"]["training_epochs"] == 2 and card["data"]["train_size"] == 200
+    assert card["settings"]["student_name"] == "Ada Lovelace" and card["settings"]["neurons_per_layer"] == [16, 10]
 
 
 def test_unknown_settings_are_refused_by_name(idx_root, tmp_path):

@@ -1,0 +1,211 @@
+"""Bad input: nothing saved is lost, images are read as they are meant, and refusals name their cause."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import helpers
+
+
+@pytest.fixture
+def net():
+    torch.manual_seed(0)
+    return helpers.init_network(1, 784, [16, 10], 0.0, device="cpu")
+
+
+def digit_seven(size=28):
+    "An upright, asymmetric 'digit' (a 7): turning it sideways changes it."
+    image = np.zeros((size, size), np.uint8)
+    image[5:8, 6:22] = 255                        # the top bar
+    for row in range(8, 24):                       # the diagonal stroke
+        column = 21 - (row - 8) // 2
+        image[row, column - 1:column + 2] = 255
+    return image
+
+
+# ---------------------------------------------------------------- nothing saved is lost
+
+def test_a_model_path_ending_in_json_is_refused(net, tmp_path):
+    with pytest.raises(ValueError, match="path must not end in .json"):
+        helpers.save_network(net, tmp_path / "weights.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_at_the_cards_name_that_is_not_a_card_is_kept(net, tmp_path):
+    notes = tmp_path / "model.json"
+    notes.write_text('{"my": "notes"}')
+    with pytest.raises(FileExistsError, match="model.json exists and is not a model card"):
+        helpers.save_network(net, tmp_path / "model.pt")
+    assert notes.read_text() == '{"my": "notes"}' and not (tmp_path / "model.pt").exists()
+
+
+def test_an_earlier_card_is_replaced_with_its_model(net, tmp_path):
+    helpers.save_network(net, tmp_path / "model.pt", metadata={"run": 1})
+    helpers.save_network(net, tmp_path / "model.pt", metadata={"run": 2})
+    assert json.loads((tmp_path / "model.json").read_text())["metadata"]["run"] == 2
+    assert helpers.load_network(tmp_path / "model.pt", "cpu").metadata["run"] == 2
+
+
+def test_a_failed_card_write_leaves_the_previous_pair_intact(net, tmp_path, monkeypatch):
+    path = helpers.save_network(net, tmp_path / "model.pt", metadata={"run": 1})
+    before = path.read_bytes(), path.with_suffix(".json").read_bytes()
+    real_dumps = helpers.json.dumps
+    monkeypatch.setattr(helpers.json, "dumps", lambda *args, **kwargs: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        helpers.save_network(net, path, metadata={"run": 2})
+    monkeypatch.setattr(helpers.json, "dumps", real_dumps)
+    assert (path.read_bytes(), path.with_suffix(".json").read_bytes()) == before
+    assert sorted(file.name for file in tmp_path.iterdir()) == ["model.json", "model.pt"]   # no temporary left
+
+
+# ---------------------------------------------------------------- images read as they are meant
+
+def test_a_phone_photo_with_an_exif_rotation_is_read_upright(tmp_path):
+    upright = digit_seven(112)
+    stored = Image.fromarray(255 - upright).transpose(Image.Transpose.ROTATE_90)   # the sensor's orientation
+    exif = Image.Exif()
+    exif[0x0112] = 6   # "rotate 90° clockwise to view": what phones write for a portrait photo
+    stored.convert("RGB").save(tmp_path / "photo.jpg", quality=95, exif=exif)
+    read = helpers.image_to_mnist(helpers.read_image(tmp_path / "photo.jpg"))
+    expected = helpers.image_to_mnist(255 - upright)
+    sideways = helpers.image_to_mnist(np.asarray(stored, dtype=np.float64))
+    assert np.abs(read - expected).mean() < 0.02 < np.abs(sideways - expected).mean()
+
+
+def test_a_16_bit_png_keeps_its_levels(tmp_path):
+    faint = (digit_seven().astype(np.uint16) * 4)   # ink at 1020 of 65535: clipped to 255 in 8 bits it is solid
+    faint[faint == 0] = 100
+    Image.fromarray(faint).save(tmp_path / "deep.png")   # uint16: mode I;16
+    pixels = helpers.read_image(tmp_path / "deep.png")
+    assert pixels.max() == 1020 and pixels.min() == 100
+    assert np.abs(helpers.image_to_mnist(pixels) - helpers.image_to_mnist(digit_seven())).mean() < 0.02
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_a_digit_drawn_only_in_the_alpha_channel_is_found(tmp_path, mode):
+    ink = digit_seven()
+    layers = [np.zeros_like(ink)] * (3 if mode == "RGBA" else 1) + [ink]   # black ink, transparent paper
+    Image.fromarray(np.stack(layers, axis=2)).save(tmp_path / "drawing.png")   # 4 layers: RGBA, 2: LA
+    read = helpers.image_to_mnist(helpers.read_image(tmp_path / "drawing.png"))
+    assert np.abs(read - helpers.image_to_mnist(ink)).mean() < 0.02
+
+
+def test_a_palette_image_with_a_transparent_background(tmp_path):
+    image = Image.fromarray(255 - digit_seven()).convert("P")
+    image.info["transparency"] = image.getpixel((0, 0))   # the paper's palette entry is transparent
+    image.save(tmp_path / "palette.png", transparency=image.getpixel((0, 0)))
+    read = helpers.image_to_mnist(helpers.read_image(tmp_path / "palette.png"))
+    assert np.abs(read - helpers.image_to_mnist(digit_seven())).mean() < 0.02
+
+
+def test_image_folders_keep_the_shape_of_non_square_images(tmp_path):
+    wide = np.zeros((28, 56), np.uint8)
+    wide[10:18, 4:52] = 255   # a long horizontal bar: squashed to 28x28 it would fill the width at full height
+    for split in ("train", "test"):
+        (tmp_path / split / "1").mkdir(parents=True)
+        Image.fromarray(wide).save(tmp_path / split / "1" / "wide.png")
+    images, _ = helpers.read_image_folder(tmp_path / "train")
+    rows = np.nonzero(images[0].numpy().max(axis=1) > 0)[0]
+    assert images.shape == (1, 28, 28) and len(rows) <= 6   # half the bar's height: the aspect ratio is kept
+
+
+def test_an_empty_folder_is_refused_by_name(net, tmp_path):
+    (tmp_path / "notes.txt").write_text("no images here")
+    with pytest.raises(ValueError, match=r"source holds no images: .*tmp"):
+        helpers.predict_image(tmp_path, net)
+
+
+# ---------------------------------------------------------------- refusals that name their cause
+
+def data(n=40, width=784, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n, width, generator=generator), torch.arange(n) % 10
+
+
+def train_with(net, **changes):
+    x, y = data()
+    arguments = dict(train_set_x=x, train_set_y=y, valid_set_x=x, valid_set_y=y, learning_rate=1e-3,
+                     training_epochs=1, loss_func="cross_entropy", optimizer="adam", batch_size=8, progress=False)
+    return helpers.train(net, **{**arguments, **changes})
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(train_set_x=data()[0].numpy().astype(np.uint8)), "train_set_x holds torch.uint8 values: pass normalised"),
+    (dict(train_set_x=data(width=100)[0]), r"train_set_x must be shaped \[N, 784\] for this network, got \[40, 100\]"),
+    (dict(valid_set_x=data()[0][0]), r"valid_set_x must be shaped \[N, 784\].*one image\? pass x\[None\]"),
+    (dict(train_set_x=data()[0].index_fill(0, torch.tensor([3]), float("nan"))), "train_set_x holds NaN"),
+    (dict(valid_set_x=data()[0].index_fill(0, torch.tensor([3]), float("inf"))), "valid_set_x holds NaN or infinite"),
+    (dict(train_set_y=torch.arange(40) % 10 + 5), r"train_set_y must hold labels 0 … 9 .*from 5 to 14"),
+    (dict(valid_set_y=torch.full((40,), -100)), r"valid_set_y must hold labels 0 … 9"),
+    (dict(train_set_y=(torch.arange(40) % 10).float()), "train_set_y must be a 1-D tensor of integer labels"),
+    (dict(train_set_x="images"), "train_set_x must be a tensor or NumPy array"),
+    (dict(learning_rate=True), "learning_rate must be a number above 0, got True"),
+    (dict(learning_rate=float("nan")), "learning_rate must be a number above 0"),
+    (dict(learning_rate="0.1"), "learning_rate must be a number above 0"),
+])
+def test_training_refuses_bad_arguments_by_name(net, changes, message):
+    with pytest.raises(ValueError, match=message):
+        train_with(net, **changes)
+
+
+def test_training_accepts_numpy_arrays_and_numbers(net):
+    x, y = data()
+    trained, losses, _ = train_with(net, train_set_x=x.numpy(), train_set_y=y.numpy(), valid_set_x=x.double(),
+                                    valid_set_y=y.tolist(), learning_rate=np.float32(1e-3), batch_size=np.int64(8))
+    assert len(losses["train"]) == 1
+
+
+def test_a_diverging_run_is_stopped_and_says_so(net):
+    with pytest.raises(FloatingPointError, match=r"training diverged: the loss rose from .* try a smaller learning_rate"):
+        train_with(net, learning_rate=1e6, training_epochs=3)
+
+
+@pytest.mark.parametrize("not_a_net", [None, "model.pt", torch.nn.ReLU()])
+def test_a_wrong_object_as_net_is_refused(not_a_net):
+    with pytest.raises(ValueError, match="net must be a network from init_network"):
+        train_with(not_a_net)
+
+
+def test_prediction_refuses_raw_pixels_and_wrong_widths_by_name(net):
+    with pytest.raises(ValueError, match="x holds torch.uint8 values"):
+        helpers.predict_proba(net, torch.zeros(2, 784, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"test_set_x must be shaped \[N, 784\]"):
+        helpers.test(net, None, torch.zeros(2, 400))
+    assert helpers.predict_proba(net, np.zeros((2, 28, 28), np.float32)).shape == (2, 10)   # NumPy, square: fine
+
+
+def test_model_files_with_nan_weights_or_zero_std_are_refused(net, tmp_path):
+    net.preprocessing = helpers.Preprocessing(28, mean=0.1, std=0.0)
+    helpers.save_network(net, tmp_path / "flat.pt")
+    with pytest.raises(ValueError, match="flat.pt'.*preprocessing has std 0.0"):
+        helpers.load_network(tmp_path / "flat.pt", "cpu")
+    net.preprocessing = helpers.Preprocessing(28, mean=0.1, std=0.3)
+    with torch.no_grad():
+        net.fc1.weight[0, 0] = float("nan")
+    helpers.save_network(net, tmp_path / "nan.pt")
+    with pytest.raises(ValueError, match="nan.pt'.*weights hold NaN"):
+        helpers.load_network(tmp_path / "nan.pt", "cpu")
+
+
+def test_idx_labels_outside_0_to_9_are_refused_with_the_file(tmp_path):
+    header = helpers.IDX_MAGIC["labels"].to_bytes(4, "big") + (3).to_bytes(4, "big")
+    (tmp_path / "labels").write_bytes(header + bytes([1, 2, 12]))
+    with pytest.raises(ValueError, match="labels: labels must be digits 0-9, found 12"):
+        helpers.read_idx(tmp_path / "labels", "labels")
+
+
+def test_all_blank_training_images_are_refused():
+    with pytest.raises(ValueError, match="standard deviation 0"):
+        helpers.Preprocessing.fit(torch.zeros(10, 28, 28), 28)
+
+
+def test_main_never_trains_over_the_shipped_model_unless_told(idx_root, tmp_path, monkeypatch):
+    shipped = helpers.Path(helpers.__file__).parent / helpers.SETTINGS.model_path
+    before = shipped.stat().st_mtime_ns if shipped.exists() else None
+    monkeypatch.setattr(helpers, "SETTINGS", helpers.SETTINGS.replace(runs_dir=str(tmp_path / "runs")))
+    helpers.main(idx_root, 200, 50, 50, 1, [16, 10], is_training=True, training_epochs=1, use_gpu="cpu",
+                 progress=False, show=False)
+    assert (tmp_path / "runs" / "mnist_mlp.pt").is_file() and (tmp_path / "runs" / "mnist_mlp.json").is_file()
+    assert (shipped.stat().st_mtime_ns if shipped.exists() else None) == before
