@@ -64,8 +64,8 @@ import helpers as h  # noqa: E402  (the notebook's functions; needs the reposito
 
 NO_OF_LAYERS, INPUT_DIM, NEURONS_PER_LAYER, DROPOUT = 2, 784, [100, 50, 10], 0.2
 LEARNING_RATE = 1e-3
-TRAIN_IMAGES, QUICK_TRAIN_IMAGES, WARM_UP_IMAGES = 50_000, 1_000, 2_000
-VALID_IMAGES, TEST_IMAGES = 10_000, 10_000
+TRAIN_IMAGES, QUICK_TRAIN_IMAGES, WARM_UP_IMAGES = h.SETTINGS.train_size, 1_000, 2_000   # main()'s split
+VALID_IMAGES, TEST_IMAGES = h.SETTINGS.val_size, h.SETTINGS.test_size
 TARGET_ACCURACY = 0.98
 MEMORY_PROBE_BATCH_SIZE = 64
 SETTLE_SECONDS = 0.5   # pause before every timed run (scikit-learn's OpenBLAS threads otherwise slow the next one)

@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO_ROOT))
 import helpers as h  # noqa: E402  (needs the repository root on sys.path first)
 
 IMAGE_SIDE = 28
-SHIPPED_PATH = "saved_models/mnist_mlp.pt"
-VALIDATION_RUN_PATH = "runs/validation_run.pt"
+SHIPPED_PATH = h.SETTINGS.model_path
+VALIDATION_RUN_PATH = f"{h.SETTINGS.runs_dir}/validation_run.pt"
 
 
 def gaussian_kernel_1d(sigma):
@@ -119,7 +119,7 @@ def machine_description():
 def parse_args(argv=None):
     "The command line: data, output, seed and every hyperparameter of the recipe."
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=os.environ.get("MNIST_ROOT", "data"),
+    parser.add_argument("--data", default=h.SETTINGS.dataset_path,
                         help="MNIST folder (default: $MNIST_ROOT or %(default)s)")
     parser.add_argument("--out", default=None,
                         help=f"model file (default: {SHIPPED_PATH}, or {VALIDATION_RUN_PATH} with --skip-test)")
