@@ -64,6 +64,14 @@ def _command_line(argv=None):
         _add_settings_options(commands.add_parser(name, help=help_text), SETTINGS)
     args = vars(parser.parse_args(argv))
     command = args.pop("command")
+    try:
+        _run_command(command, args)
+    except (ValueError, OSError, MemoryError, FloatingPointError) as error:   # refusals: the message says it all
+        parser.exit(1, f"{parser.prog} {command}: error: {error}\n")
+    return 0
+
+
+def _run_command(command, args):
     if command == "predict":
         images = args["images"] if len(args["images"]) > 1 else args["images"][0]   # one folder: its images
         table = predict_image(images, load_network(args["model"], device="cpu"))
@@ -75,7 +83,6 @@ def _command_line(argv=None):
             del args["model_path"]   # main() then saves under runs_dir: the shipped model is never overwritten
         figures_dir = Path(args["runs_dir"]) / f"{Path(args.get('model_path', 'mnist_mlp')).stem}_figures"
         main(**args, show=False, figures_dir=figures_dir if args["visualize_results"] else None)
-    return 0
 
 
 if __name__ == "__main__":

@@ -164,7 +164,7 @@ def recipe_settings(args):
         neurons_per_layer=[*args.hidden, 10], loss_func=loss, optimizer=args.optimizer, batch_size=args.batch_size,
         learning_rate=args.lr, use_gpu="cpu", dropout=args.dropout, is_training=True, training_epochs=args.epochs,
         schedule="onecycle", weight_decay=args.weight_decay, precision=args.precision, seed=args.seed,
-        model_path=args.out)
+        image_size=IMAGE_SIDE, model_path=args.out)   # the distortions work on MNIST's own 28x28
 
 
 class Deadline:

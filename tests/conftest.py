@@ -16,15 +16,24 @@ N_TRAIN, N_TEST = 300, 100
 
 
 def synthetic_digits(count, seed):
-    "Learnable 28x28 uint8 'digits': class k lights a 6x6 block at a position of its own, plus noise."
+    """Learnable but overlapping 28x28 uint8 'digits', so that training matters and accuracy rises over epochs.
+
+    Class k brightens a jittered 6x6 block at a position of its own; every image also carries a dimmer block at
+    another class's position, over strong noise. A small net goes from about 0.6 to about 0.8 validation accuracy
+    in a few epochs and never reaches 1.0, so thresholds tell a working implementation from a broken one.
+    """
     rng = np.random.default_rng(seed)
     labels = np.arange(count) % 10
     rng.shuffle(labels)
-    images = rng.integers(0, 60, size=(count, 28, 28), dtype=np.uint8)
+    images = rng.integers(0, 110, size=(count, 28, 28))
     for image, label in zip(images, labels):
-        row, column = 3 + 8 * (label // 4), 2 + 6 * (label % 4)
-        image[row:row + 6, column:column + 6] = rng.integers(180, 256, size=(6, 6))
-    return images, labels.astype(np.uint8)
+        distractor = (label + rng.integers(1, 10)) % 10
+        for digit, (low, high) in ((label, (70, 200)), (distractor, (40, 150))):
+            row_shift, column_shift = rng.integers(-2, 3, size=2)
+            row = min(max(3 + 8 * (digit // 4) + row_shift, 0), 22)
+            column = min(max(2 + 6 * (digit % 4) + column_shift, 0), 22)
+            image[row:row + 6, column:column + 6] += rng.integers(low, high, size=(6, 6))
+    return np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.uint8)
 
 
 def idx_bytes(array, kind):

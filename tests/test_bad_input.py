@@ -1,5 +1,7 @@
 """Bad input: nothing saved is lost, images are read as they are meant, and refusals name their cause."""
 import json
+import os
+import re
 
 import numpy as np
 import pytest
@@ -39,6 +41,13 @@ def test_a_file_at_the_cards_name_that_is_not_a_card_is_kept(net, tmp_path):
     with pytest.raises(FileExistsError, match="model.json exists and is not a model card"):
         helpers.save_network(net, tmp_path / "model.pt")
     assert notes.read_text() == '{"my": "notes"}' and not (tmp_path / "model.pt").exists()
+
+
+def test_a_json_file_of_another_format_at_the_cards_name_is_kept(net, tmp_path):
+    (tmp_path / "model.json").write_text('{"format": "someone-else/2"}')
+    with pytest.raises(FileExistsError, match="is not a model card"):
+        helpers.save_network(net, tmp_path / "model.pt")
+    assert (tmp_path / "model.json").read_text() == '{"format": "someone-else/2"}'
 
 
 def test_an_earlier_card_is_replaced_with_its_model(net, tmp_path):
@@ -142,6 +151,9 @@ def train_with(net, **changes):
     (dict(train_set_y=(torch.arange(40) % 10).float()), "train_set_y must be a 1-D tensor of integer labels"),
     (dict(train_set_x="images"), "train_set_x must be a tensor or NumPy array"),
     (dict(learning_rate=True), "learning_rate must be a number above 0, got True"),
+    (dict(learning_rate=0), "learning_rate must be a number above 0, got 0"),
+    (dict(train_set_y=torch.arange(39) % 10), "train_set_x and train_set_y must hold the same, non-zero number"),
+    (dict(valid_set_x=data()[0][:0], valid_set_y=data()[1][:0]), "valid_set_x and valid_set_y must hold the same, non-zero"),
     (dict(learning_rate=float("nan")), "learning_rate must be a number above 0"),
     (dict(learning_rate="0.1"), "learning_rate must be a number above 0"),
 ])
@@ -209,3 +221,195 @@ def test_main_never_trains_over_the_shipped_model_unless_told(idx_root, tmp_path
                  progress=False, show=False)
     assert (tmp_path / "runs" / "mnist_mlp.pt").is_file() and (tmp_path / "runs" / "mnist_mlp.json").is_file()
     assert (shipped.stat().st_mtime_ns if shipped.exists() else None) == before
+
+
+def test_idx_files_with_more_images_than_labels_are_refused_with_the_folder(tmp_path):
+    import conftest
+    conftest.write_idx_folder(tmp_path)
+    name = helpers.IDX_FILES[("train", "labels")]
+    labels = (tmp_path / name).read_bytes()
+    header = labels[:4] + (conftest.N_TRAIN - 1).to_bytes(4, "big")
+    (tmp_path / name).write_bytes(header + labels[8:-1])
+    with pytest.raises(ValueError, match=re.escape(f"{tmp_path}: {conftest.N_TRAIN} train images but "
+                                                   f"{conftest.N_TRAIN - 1} labels")):
+        helpers.read_mnist(tmp_path)
+
+
+# ---------------------------------------------------------------- files that lie about themselves
+
+def png_claiming(path, width, height):
+    "A valid 1x1 PNG whose header is rewritten to claim width x height (with a correct checksum)."
+    import struct
+    import zlib
+    Image.new("L", (1, 1)).save(path)
+    data = bytearray(path.read_bytes())
+    data[16:24] = struct.pack(">II", width, height)                       # IHDR's width and height
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))       # IHDR's CRC over its type and data
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("side", [10_000, 50_000])   # PIL warns above 89 M pixels and refuses above 179 M
+def test_an_image_claiming_an_enormous_size_is_refused_by_name(net, tmp_path, side):
+    bomb = png_claiming(tmp_path / "bomb.png", side, side)
+    with pytest.raises(ValueError, match=rf"cannot read '.*bomb.png' as an image \(Image size \({side * side} pixels\)"):
+        helpers.predict_image(bomb, net)
+
+
+def test_an_enormous_image_in_a_training_folder_is_refused_by_name(tmp_path):
+    (tmp_path / "3").mkdir()
+    png_claiming(tmp_path / "3" / "bomb.png", 50_000, 50_000)
+    with pytest.raises(ValueError, match=r"cannot read '.*3[/\\]bomb.png' as an image"):
+        helpers.read_image_folder(tmp_path)
+
+
+@pytest.mark.parametrize("where", ["predict", "folder"])
+def test_a_truncated_image_is_refused_by_name(net, tmp_path, where):
+    (tmp_path / "5").mkdir()
+    path = tmp_path / "5" / "cut.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)).save(path)
+    path.write_bytes(path.read_bytes()[:300])   # the header survives, the pixels do not
+    with pytest.raises(ValueError, match="cannot read '.*cut.png' as an image"):
+        helpers.predict_image(path, net) if where == "predict" else helpers.read_image_folder(tmp_path)
+
+
+def test_a_gzip_stream_corrupt_in_the_middle_is_refused_by_name(gz_root):
+    name = helpers.IDX_FILES[("train", "images")]
+    path = gz_root / "MNIST" / "raw" / f"{name}.gz"
+    intact = path.read_bytes()
+    for start in (10, len(intact) // 2):   # the first block's header (zlib's own error), then its middle
+        path.write_bytes(intact[:start] + b"\xff" * 16 + intact[start + 16:])   # the gzip header itself still reads
+        helpers._decode_idx.cache_clear()
+        with pytest.raises(ValueError, match=f"{name}.gz: cannot be read as gzip"):
+            helpers.read_mnist(gz_root)
+
+
+# ---------------------------------------------------------------- sizes that would ask for terabytes
+
+needs_sysconf = pytest.mark.skipif(not hasattr(os, "sysconf"), reason="the memory check reads os.sysconf (not on Windows)")
+
+
+@needs_sysconf
+def test_a_network_larger_than_memory_is_refused_before_torch_tries():
+    # petabytes: beyond any machine's address space, so even a broken check cannot make torch fill the memory
+    with pytest.raises(MemoryError, match=r"neurons_per_layer \[1000000000000, 10\] would need [\d,.]+ GiB, more than"):
+        helpers.init_network(1, 784, [10**12, 10], 0.1, device="cpu")
+
+
+@needs_sysconf
+def test_data_larger_than_memory_are_refused_before_anything_is_read(tmp_path):
+    with pytest.raises(MemoryError, match=r"images of image_size 10000000x10000000 would need [\d,.]+ GiB"):
+        helpers.loadDataset(tmp_path / "nothing here", 100, 100, 100, 10, image_size=10**7, device="cpu",
+                            download=False)
+
+
+# ---------------------------------------------------------------- every legitimate value is welcome
+
+def test_init_network_accepts_numpy_numbers_and_arrays():
+    net = helpers.init_network(np.int64(2), np.int32(784), np.array([32, 16, 10]), np.float32(0.25), device="cpu")
+    assert net.config == {"no_of_layers": 2, "input_dim": 784, "neurons_per_layer": [32, 16, 10], "dropout": 0.25}
+    assert all(type(value) is int for value in net.config["neurons_per_layer"])
+
+
+def test_load_dataset_accepts_numpy_sizes(idx_root):
+    train, valid, test = helpers.loadDataset(idx_root, np.int64(100), np.int32(50), np.int64(20), np.int64(16),
+                                             image_size=np.int64(14), device="cpu")
+    assert (len(train.y), len(valid.y), len(test.y), train.batch_size) == (100, 50, 20, 16) and train.x.shape[1] == 196
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ((-1, 784, [10], 0.1), "no_of_layers must be an integer >= 0, got -1"),
+    ((1.5, 784, [32, 10], 0.1), "no_of_layers must be an integer >= 0, got 1.5"),
+    ((1, 0, [32, 10], 0.1), "input_dim must be an integer >= 1, got 0"),
+    ((1, 784, "32, 10", 0.1), "neurons_per_layer must be a list of no_of_layers \\+ 1 = 2 sizes"),
+    ((1, 784, [32, 0], 0.1), r"neurons_per_layer\[1\] must be an integer >= 1, got 0"),
+    ((1, 784, [32.0, 10], 0.1), r"neurons_per_layer\[0\] must be an integer >= 1, got 32.0"),
+    ((1, 784, [32, 10], 1.0), r"dropout must be a probability in \[0, 1\), got 1.0"),
+    ((1, 784, [32, 10], float("nan")), r"dropout must be a probability in \[0, 1\), got nan"),
+    ((1, 784, [32, 10], "0.2"), r"dropout must be a probability in \[0, 1\), got '0.2'"),
+    ((1, 784, [32, 10], np.bool_(True)), r"dropout must be a probability in \[0, 1\), got (np\.)?True"),
+])
+def test_init_network_refuses_by_name(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        helpers.init_network(*arguments, device="cpu")
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(train_size=0), "train_size must be an integer >= 1, got 0"),
+    (dict(val_size=2.5), "val_size must be an integer >= 1, got 2.5"),
+    (dict(test_size="10"), "test_size must be an integer >= 1, got '10'"),
+    (dict(batch_size=True), "batch_size must be an integer >= 1, got True"),
+    (dict(image_size=-28), "image_size must be an integer >= 1, got -28"),
+    (dict(test_size=101), "test_size must be at most 100, got 101"),
+    (dict(train_size=250, val_size=100), r"train_size \+ val_size must be at most 300"),
+    (dict(device="tpu"), "device must be True/False, 'auto', 'cpu', 'cuda' or a torch.device, got 'tpu'"),
+])
+def test_load_dataset_refuses_by_name(idx_root, arguments, message):
+    sizes = dict(train_size=100, val_size=50, test_size=20, batch_size=16, device="cpu") | arguments
+    with pytest.raises(ValueError, match=message):
+        helpers.loadDataset(idx_root, **sizes)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(training_epochs=0), "training_epochs must be an integer >= 1, got 0"),
+    (dict(batch_size=2.5), "batch_size must be an integer >= 1, got 2.5"),
+    (dict(schedule="cosine"), "schedule must be 'constant' \\(or None\\) or 'onecycle', got 'cosine'"),
+    (dict(precision="float16"), "precision must be 'float32' or 'bfloat16', got 'float16'"),
+    (dict(loss_func="hinge"), "loss_func must be one of .* got 'hinge'"),
+    (dict(optimizer=3), "optimizer must be one of .* got 3"),
+])
+def test_training_settings_are_refused_by_name(net, changes, message):
+    with pytest.raises(ValueError, match=message):
+        train_with(net, **changes)
+
+
+def test_prediction_refuses_nan_inputs(net):
+    with pytest.raises(ValueError, match="x holds NaN or infinite values"):
+        helpers.predict_proba(net, torch.full((2, 784), float("nan")))
+    with pytest.raises(ValueError, match="test_set_x holds NaN or infinite values"):
+        helpers.test(net, None, torch.full((2, 784), float("inf")))
+
+
+@pytest.mark.parametrize("model, message", [
+    (5, "model must be None, a saved model's path, a state dict or a network, got int"),
+    ({"fc1.weight": torch.zeros(3, 3)}, r"the weights in `model` do not fit `net`"),
+])
+def test_test_refuses_a_wrong_model_by_name(net, model, message):
+    with pytest.raises(ValueError, match=message):
+        helpers.test(net, model, torch.zeros(2, 784))
+
+
+def test_test_refuses_labels_of_another_length(net):
+    with pytest.raises(ValueError, match="test_set_x and test_set_y must have the same length, got 2 and 3"):
+        helpers.test(net, None, torch.zeros(2, 784), torch.zeros(3, dtype=torch.long))
+
+
+def test_a_folder_given_as_a_model_file_is_refused_by_name(tmp_path):
+    with pytest.raises(FileNotFoundError, match=re.escape(f"No saved model at '{tmp_path}'")):
+        helpers.load_network(tmp_path, "cpu")
+
+
+def test_a_model_file_whose_config_lacks_keys_is_refused_by_name(net, tmp_path):
+    path = helpers.save_network(net, tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    del payload["config"]["dropout"]
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=r"model.pt': its config lacks \['dropout'\]"):
+        helpers.load_network(path, "cpu")
+
+
+# ---------------------------------------------------------------- the terminal says what went wrong, and fails
+
+@pytest.mark.parametrize("case", ["missing image", "empty folder", "missing model"])
+def test_terminal_predict_fails_with_a_message_not_a_traceback(tmp_path, case):
+    import subprocess
+    import sys
+    (tmp_path / "empty").mkdir()
+    arguments = {"missing image": [str(tmp_path / "nope.png")], "empty folder": [str(tmp_path / "empty")],
+                 "missing model": [str(tmp_path / "empty"), "--model", str(tmp_path / "no_model.pt")]}[case]
+    result = subprocess.run([sys.executable, "helpers.py", "predict", *arguments], capture_output=True, text=True,
+                            cwd=helpers.NOTEBOOK.parent, timeout=300)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("python helpers.py predict: error: ") and "Traceback" not in result.stderr
+    assert {"missing image": "nope.png", "empty folder": "source holds no images",
+            "missing model": "No saved model at"}[case] in result.stderr

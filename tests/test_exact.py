@@ -99,7 +99,7 @@ def test_mains_test_row_comes_from_the_test_split(idx_root, tmp_path):
                            model_path=tmp_path / "model.pt", progress=False, show=False)
     assert sum(map(sum, results["test"]["confusion_matrix"])) == 90
     assert sum(map(sum, results["valid"]["confusion_matrix"])) == 60
-    test_set = helpers.loadDataset(idx_root, 200, 60, 90, 32, device="cpu")[2]
+    test_set = helpers.loadDataset(idx_root, 200, 60, 90, 32, device="cpu", image_size=helpers.SETTINGS.image_size)[2]
     loss, accuracy = helpers.evaluate(results["net"], test_set.x, test_set.y)
     assert results["test"]["loss"] == pytest.approx(loss, rel=1e-6) and results["test"]["accuracy"] == accuracy
 
@@ -145,3 +145,41 @@ def test_visualize_shows_the_mistakes_it_was_most_sure_of_first(tiny_loaders, mo
     confidence = probabilities[torch.arange(5), predicted].tolist()
     every = helpers.predict_proba(net, test_set.x)[torch.arange(100), wrong]
     assert "mistakes" in title and confidence == pytest.approx(every.sort(descending=True).values[:5].tolist())
+
+
+def test_seed_everything_seeds_python_numpy_and_torch():
+    "A generator left unseeded: the 'repeatable' run differs each time."
+    import random
+    draws = []
+    for seed in (3, 3, 4):
+        helpers.seed_everything(seed)
+        draws.append((random.random(), np.random.rand(), torch.rand(1).item()))
+    assert draws[0] == draws[1]
+    assert all(a != b for a, b in zip(draws[0], draws[2]))
+
+
+def test_evaluate_and_score_use_the_loss_they_are_given(name="multi_margin"):
+    "The loss argument ignored: every split's loss reported as cross-entropy."
+    torch.manual_seed(0)
+    net = helpers.init_network(1, 784, [16, 10], 0.0, device="cpu")
+    x, y = torch.randn(50, 784), torch.arange(50) % 10
+    expected = helpers.make_loss(name)(net(x), y).item()
+    assert expected != pytest.approx(F.cross_entropy(net(x), y).item(), rel=1e-3)
+    assert helpers.evaluate(net, x, y, name)[0] == pytest.approx(expected, rel=1e-5)
+    assert helpers.score(net, x, y, name)["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_every_exported_function_has_a_planted_bug_in_the_mutation_check():
+    "A function added to the notebook without a mutant in scripts/mutation_check.py, which nothing then checks."
+    import ast
+    import sys
+    sys.path.insert(0, str(helpers.NOTEBOOK.parent / "scripts"))
+    from mutation_check import MUTANTS
+    functions = {}
+    for _, source in helpers.exported_cells():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                functions.setdefault(node.name, []).append(ast.get_source_segment(source, node))
+    without = [name for name, bodies in functions.items()
+               if not any(old in body for body in bodies for _, old, _, _ in MUTANTS)]
+    assert len(functions) > 50 and without == []

@@ -1,6 +1,8 @@
 """Step 9: experiments over seeds, their spreads, and verdicts that say 'better' only beyond the noise."""
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from matplotlib.container import BarContainer
 
 import helpers
 
@@ -43,7 +45,7 @@ def test_input_size_verdict_keeps_28_when_it_ties_and_names_the_worse_sizes():
         ("baseline", "defaults"): [0.960, 0.962, 0.964],
         ("input size", "14"): [0.940, 0.941, 0.942], ("input size", "32"): [0.961, 0.963, 0.965]}))
     verdict = helpers.input_size_verdict(table, 28)
-    assert verdict.startswith("Input size: sizes [28, 32] are within noise of the best (32), [14] are worse")
+    assert verdict.startswith("Input size: sizes [28, 32] are within noise of the best (32), [14] fall short of it beyond the noise")
     assert "28x28 is kept" in verdict
 
 
@@ -51,7 +53,7 @@ def test_input_size_verdict_picks_a_size_that_beats_28():
     table = helpers.spread_table(runs_table({
         ("baseline", "defaults"): [0.940, 0.941, 0.942], ("input size", "20"): [0.960, 0.961, 0.962]}))
     verdict = helpers.input_size_verdict(table, 28)
-    assert "[28] are worse" in verdict and "20x20 is the screen's candidate; main() keeps 28x28" in verdict
+    assert "[28] fall short of it beyond the noise" in verdict and "20x20 is the screen's candidate; main() keeps 28x28" in verdict
 
 
 def test_describe_labels_changes():
@@ -64,8 +66,59 @@ def test_run_experiments_trains_every_configuration_with_every_seed(idx_root):
     baseline = helpers.SETTINGS.replace(dataset_path=str(idx_root), train_size=200, val_size=50, test_size=50,
                                         neurons_per_layer=[16, 8, 10], training_epochs=2, batch_size=32,
                                         use_gpu="cpu")
-    runs = helpers.run_experiments([("baseline", {}), ("dropout", {"dropout": 0.0})], baseline, seeds=(0, 1),
+    runs = helpers.run_experiments([("baseline", {}), ("epochs", {"training_epochs": 1})], baseline, seeds=(0, 1),
                                    device="cpu")
-    assert list(runs["factor"]) == ["baseline"] * 2 + ["dropout"] * 2 and list(runs["seed"]) == [0, 1, 0, 1]
+    assert list(runs["factor"]) == ["baseline"] * 2 + ["epochs"] * 2 and list(runs["seed"]) == [0, 1, 0, 1]
+    # each configuration's rows are that configuration's runs: its changes are applied
+    alone = pd.DataFrame(helpers.seeded_runs(baseline.replace(training_epochs=1), (0, 1), device="cpu"))
+    for column in ("train acc", "valid acc"):
+        assert list(runs[column][2:]) == list(alone[column])
+        assert list(runs[column][:2]) != list(alone[column])
     assert runs.loc[0, "valid acc"] != runs.loc[1, "valid acc"] or runs.loc[0, "train acc"] != runs.loc[1, "train acc"]
     assert runs["valid acc"].between(0, 1).all() and (runs["seconds"] > 0).all()
+
+
+def tiny_settings(idx_root, **changes):
+    return helpers.SETTINGS.replace(dataset_path=str(idx_root), train_size=200, val_size=50, test_size=50,
+                                    neurons_per_layer=[16, 8, 10], training_epochs=2, batch_size=32, use_gpu="cpu",
+                                    **changes)
+
+
+def test_load_data_uses_the_settings_input_size(idx_root):
+    train, valid, test = helpers.load_data(tiny_settings(idx_root, image_size=14), "cpu")
+    assert train.x.shape == (200, 14 * 14) and valid.x.shape == (50, 196) and test.x.shape == (50, 196)
+
+
+def test_run_experiment_measures_each_accuracy_on_its_own_split(idx_root):
+    settings = tiny_settings(idx_root)
+    loaders = helpers.load_data(settings, "cpu")
+    net, row = helpers.run_experiment(settings, loaders)
+    assert row["train acc"] == helpers.evaluate(net, loaders[0].x, loaders[0].y)[1]
+    assert row["valid acc"] == helpers.evaluate(net, loaders[1].x, loaders[1].y)[1]
+
+
+def test_plot_spread_draws_each_spread_as_an_error_bar():
+    table = helpers.spread_table(runs_table({("baseline", "d"): [0.90, 0.92, 0.94], ("dropout", "0.5"): [0.80, 0.81, 0.82],
+                                             ("dropout", "0.2"): [0.91, 0.91, 0.91]}))
+    figure = helpers.plot_spread(table, "defaults")
+    bars = next(container for container in figure.axes[0].containers if isinstance(container, BarContainer))
+    plt.close(figure)
+    assert [bar.get_height() for bar in bars] == pytest.approx([0.92, 0.81, 0.91])
+    segments = bars.errorbar.lines[2][0].get_segments()
+    half_heights = [(segment[1][1] - segment[0][1]) / 2 for segment in segments]
+    assert half_heights == pytest.approx([0.02, 0.01, 0.0], abs=1e-9)
+
+
+def test_input_size_verdict_keeps_a_default_of_20_that_ties_and_says_why():
+    table = helpers.spread_table(runs_table({
+        ("baseline", "defaults"): [0.960, 0.962, 0.964], ("input size", "28"): [0.962, 0.963, 0.964]}))
+    verdict = helpers.input_size_verdict(table, 20)
+    assert verdict.startswith("Input size: sizes [20, 28] are within noise of the best (28)")
+    assert "20x20 is kept: no size beats it beyond the noise, and it feeds the first layer 400 inputs" in verdict
+
+
+def test_input_size_verdict_claims_no_saving_for_a_larger_default():
+    table = helpers.spread_table(runs_table({("baseline", "defaults"): [0.960, 0.962, 0.964],
+                                             ("input size", "28"): [0.960, 0.961, 0.962]}))
+    verdict = helpers.input_size_verdict(table, 32)
+    assert "32x32 is kept: no size beats it beyond the noise, and it feeds the first layer 1024 inputs instead of 784." in verdict

@@ -5,9 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torchvision
+from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
 import helpers
@@ -177,6 +179,7 @@ def test_missing_data_offline_names_folder_and_files(tmp_path, monkeypatch):
         helpers.loadDataset(tmp_path / "nothing", 10, 10, 10, 8, device="cpu")
     message = str(caught.value)
     assert str(tmp_path / "nothing") in message and "train-images-idx3-ubyte" in message
+    assert str(tmp_path / "nothing" / "MNIST" / "raw") in message   # every place it looked
     assert "network is unreachable" in message
 
 
@@ -229,3 +232,23 @@ def test_the_same_data_asked_again_shares_its_tensors(idx_root):
     assert refitted[0].preprocessing == first[0].preprocessing and torch.equal(refitted[0].x, first[0].x)
     resplit = helpers.loadDataset(idx_root, 150, 50, 20, 32, device="cpu", seed=1)
     assert not torch.equal(resplit[0].y, first[0].y)
+
+
+def test_preprocessing_scales_then_normalises_with_its_own_figures():
+    images = torch.tensor([[[0, 51], [102, 255]]], dtype=torch.uint8)
+    preprocessing = helpers.Preprocessing(2, mean=0.2, std=0.4)
+    expected = (torch.tensor([[0.0, 0.2, 0.4, 1.0]]) - 0.2) * (0.5 ** 0.5 / 0.4)
+    assert torch.allclose(preprocessing(images), expected, atol=1e-6)
+    assert torch.allclose(preprocessing(images.float() / 255), expected, atol=1e-6)   # [0, 1] floats alike
+
+
+def test_a_loader_describes_itself(tiny_loaders):
+    assert repr(tiny_loaders[0]) == "TensorLoader(200 images of 28x28, batch_size=32, shuffle=True, device=cpu)"
+
+
+def test_image_folders_take_their_labels_from_the_folder_names(tmp_path):
+    for digit in (3, 7):
+        (tmp_path / str(digit)).mkdir()
+        Image.fromarray(np.full((28, 28), 20 * digit, np.uint8)).save(tmp_path / str(digit) / "a.png")
+    images, labels = helpers.read_image_folder(tmp_path)
+    assert labels.tolist() == [3, 7] and images[1, 0, 0] == 140

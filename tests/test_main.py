@@ -15,7 +15,7 @@ ASSIGNMENT_ORDER = ["dataset_path", "train_size", "val_size", "test_size", "no_o
 def tiny_main(root, model_path, **options):
     settings = dict(dataset_path=root, train_size=200, val_size=50, test_size=100, no_of_layers=1,
                     neurons_per_layer=[32, 10], batch_size=32, learning_rate=3e-3, use_gpu=False, dropout=0.1,
-                    training_epochs=3, model_path=model_path, progress=False, show=False) | options
+                    training_epochs=3, image_size=28, model_path=model_path, progress=False, show=False) | options
     return helpers.main(**settings)
 
 
@@ -57,7 +57,7 @@ def test_training_run_reports_and_saves(idx_root, tmp_path, capsys):
     assert "Confusion matrix" in printed and "f1_macro" in printed
     for split in ("train", "valid", "test"):
         assert {"loss", "accuracy", "f1_macro", "confusion_matrix"} <= set(results[split])
-    assert results["test"]["accuracy"] > 0.5
+    assert results["test"]["accuracy"] >= 0.6   # chance is 0.1
     assert len(results["history"]["loss"]["train"]) == 3
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "model.json").is_file()
 

@@ -110,3 +110,16 @@ def test_terminal_predict(tmp_path):
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{path}: ") and "(p = " in result.stdout
+
+
+def test_the_border_is_the_outermost_rows_and_columns():
+    pixels = np.arange(16).reshape(4, 4)
+    assert sorted(helpers._border(pixels).tolist()) == sorted([0, 1, 2, 3, 12, 13, 14, 15, 0, 4, 8, 12, 3, 7, 11, 15])
+
+
+def test_a_blank_image_in_a_folder_is_named(tmp_path):
+    Image.fromarray(255 - a_digit()).save(tmp_path / "a_seven.png")
+    Image.fromarray(np.full((28, 28), 255, np.uint8)).save(tmp_path / "b_blank.png")
+    net = helpers.init_network(1, 784, [8, 10], 0.0, device="cpu")
+    with pytest.raises(ValueError, match=r"b_blank.png: no digit found"):
+        helpers.predict_image(tmp_path, net)

@@ -46,9 +46,9 @@ def test_numpy_and_tensor_metadata_become_plain(trained, tmp_path):
     net, preprocessing, _ = trained
     path = helpers.save_network(net, tmp_path / "m.pt", preprocessing=preprocessing,
                                 metadata={"accuracy": np.float64(0.9), "matrix": np.eye(2, dtype=int),
-                                          "curve": torch.tensor([0.5, 0.25])})
+                                          "curve": torch.tensor([0.5, 0.25]), "shape": (28, 28)})
     assert helpers.load_network(path, "cpu").metadata == {"accuracy": 0.9, "matrix": [[1, 0], [0, 1]],
-                                                          "curve": [0.5, 0.25]}
+                                                          "curve": [0.5, 0.25], "shape": [28, 28]}
 
 
 def test_str_subclasses_such_as_torch_version_load_safely(trained, tmp_path):

@@ -21,7 +21,7 @@ def test_none_uses_the_net_as_it_is(saved, tiny_loaders):
     pred = helpers.test(net, None, test.x, test.y)
     assert pred.shape == (100,) and pred.dtype == torch.long
     assert torch.equal(pred, net(test.x).argmax(1))
-    assert (pred == test.y).float().mean() > 0.8
+    assert (pred == test.y).float().mean() >= 0.7   # a trained net; chance is 0.1
 
 
 @pytest.mark.parametrize("form", ["path", "str", "state_dict", "module"])

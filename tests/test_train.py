@@ -23,7 +23,9 @@ def test_learns_the_synthetic_digits(tiny_loaders):
     assert set(loss_array) == set(accuracy_array) == {"train", "valid"}
     assert all(len(values) == 6 for values in (*loss_array.values(), *accuracy_array.values()))
     assert loss_array["train"][-1] < loss_array["train"][0]
-    assert max(accuracy_array["valid"]) >= 0.9
+    # the synthetic classes overlap: accuracy must climb over the epochs to well above chance (0.1)
+    assert accuracy_array["valid"][-1] >= accuracy_array["valid"][0] + 0.1
+    assert max(accuracy_array["valid"]) >= 0.75
 
 
 def test_returns_the_best_validation_weights_in_eval_mode(tiny_loaders):
@@ -63,7 +65,7 @@ def test_ready_optimizer_and_loss_objects(tiny_loaders):
 @pytest.mark.parametrize("loss_func", ["cross_entropy", "CrossEntropy", "nll", "multi_margin"])
 def test_loss_names(tiny_loaders, loss_func):
     _, _, accuracy_array = run(tiny_loaders, loss_func=loss_func)
-    assert max(accuracy_array["valid"]) > 0.5
+    assert max(accuracy_array["valid"]) >= 0.6
 
 
 def test_unknown_names_list_the_known_ones(tiny_loaders):
@@ -114,7 +116,7 @@ def test_interrupt_returns_what_was_trained(tiny_loaders):
 def test_onecycle_schedule_and_augment_hook(tiny_loaders):
     seen = []
     _, _, accuracy_array = run(tiny_loaders, schedule="onecycle", augment=lambda batch: seen.append(1) or batch)
-    assert len(seen) == 4 * 7 and max(accuracy_array["valid"]) > 0.5
+    assert len(seen) == 4 * 7 and max(accuracy_array["valid"]) >= 0.6
 
 
 def test_progress_bar_can_be_switched_off(tiny_loaders, capsys):
@@ -130,7 +132,7 @@ def test_bfloat16_precision_trains_in_bfloat16_and_validates_in_float32(tiny_loa
     net, loss_array, accuracy_array = run(tiny_loaders, net=net, precision="bfloat16", training_epochs=6)
     assert torch.bfloat16 in output_dtypes   # training forwards ran in bfloat16 ...
     assert torch.float32 in output_dtypes    # ... validation in float32
-    assert loss_array["train"][-1] < loss_array["train"][0] and max(accuracy_array["valid"]) >= 0.9
+    assert loss_array["train"][-1] < loss_array["train"][0] and max(accuracy_array["valid"]) >= 0.75
 
 
 def test_on_epoch_end_sees_every_epoch_and_can_stop_training(tiny_loaders):

@@ -1,5 +1,6 @@
 """Step 7: metrics come from sklearn, and visualize draws (and can save) every figure."""
 import matplotlib
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
@@ -71,3 +72,45 @@ def test_confusion_heatmap_annotates_the_counts():
     annotations = [text.get_text() for text in figure.axes[0].texts]
     assert annotations.count("5") == 10 and annotations.count("2") == 1
     assert "0.9600" in figure.axes[0].get_title()
+
+
+@pytest.fixture(autouse=True)
+def no_figures_left_open():
+    yield
+    plt.close("all")
+
+
+def test_show_digits_titles_each_digit_with_its_own_title():
+    figure = helpers.show_digits(torch.rand(3, 784), ["a", "b", "c"], columns=2)
+    assert [axis.get_title() for axis in figure.axes] == ["a", "b", "c", ""]
+
+
+def test_summary_has_one_row_per_split():
+    results = {split: {"loss": loss, "accuracy": 0.5, "f1_macro": 0.4, "confusion_matrix": []}
+               for split, loss in (("train", 0.1), ("valid", 0.2), ("test", 0.3))}
+    table = helpers.summary(results)
+    assert list(table.index) == ["train", "valid", "test"] and list(table.columns) == ["loss", "accuracy", "f1_macro"]
+    assert table.loc["valid", "loss"] == 0.2
+
+
+def test_curves_plot_each_split_its_own_history():
+    loss_array, accuracy_array = {"train": [1.0, 0.5], "valid": [0.9, 0.7]}, {"train": [0.6, 0.8], "valid": [0.5, 0.6]}
+    loss_axis, accuracy_axis = helpers.plot_curves(loss_array, accuracy_array).axes
+    assert [list(line.get_ydata()) for line in loss_axis.lines] == [[1.0, 0.5], [0.9, 0.7]]
+    assert [list(line.get_ydata()) for line in accuracy_axis.lines] == [[0.6, 0.8], [0.5, 0.6]]
+    assert [text.get_text() for text in loss_axis.get_legend().get_texts()] == ["train", "valid"]
+
+
+def test_the_confusion_heatmap_has_true_digits_as_rows():
+    confusion = [[row * 10 + column for column in range(10)] for row in range(10)]
+    axis = helpers.plot_confusion_matrix(confusion, 0.5).axes[0]
+    assert [text.get_text() for text in axis.texts[:3]] == ["0", "1", "2"]   # the first row: true 0, predicted 0, 1, 2
+    assert axis.get_ylabel() == "true digit" and axis.get_xlabel() == "predicted digit"
+
+
+def test_the_f1_plot_marks_the_macro_average():
+    f1_per_class = [0.9 + 0.01 * digit for digit in range(10)]
+    axis = helpers.plot_f1(f1_per_class, 0.93, 0.95).axes[0]
+    assert [bar.get_height() for bar in axis.patches] == pytest.approx(f1_per_class)
+    macro = [line for line in axis.lines if line.get_label().startswith("macro F1")]
+    assert [list(line.get_ydata()) for line in macro] == [[0.93, 0.93]]
