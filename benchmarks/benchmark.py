@@ -16,14 +16,18 @@ Every method trains the same network (784-100-50-10, ReLU, dropout 0.2, built by
 scikit-learn's own MLP) with Adam (lr 1e-3) and cross-entropy on the same 50,000 training images (the training split
 `loadDataset` draws), for one epoch:
 
-(a) this project's `train`, on the tensors `loadDataset` prepared once. `train` evaluates its validation set after
-    every epoch, so it runs twice: with a 1-image validation set (the reference row; the other methods validate
-    nothing) and with the usual 10,000 validation images (to show what that evaluation costs).
+(a) this project's `train`, on the tensors `loadDataset` prepared once, with each engine: 'auto' (the fast engine
+    of the notebook's section 3a) and 'eager' (train_one_epoch's autograd loop). Each figure is the second epoch of a
+    two-epoch `train` call, timed by its on_epoch_end hook as a user's code would see it, with 1,000 validation images
+    scored after the epoch (the other methods validate nothing).
 (b) the usual pipeline: torchvision.datasets.MNIST + ToTensor + Normalize((0.1307,), (0.3081,)), a Subset of the same
     50,000 images, a DataLoader(shuffle=True) with num_workers=0 and 2, and a pytorch/examples-style loop. The
     workers start anew every epoch (DataLoader's default), so their start-up is part of the epoch.
 (c) scikit-learn's MLPClassifier(hidden_layer_sizes=(100, 50), solver="adam", max_iter=1) on the same normalised
     images as float32 (no dropout there; its default L2 penalty alpha=1e-4; ConvergenceWarning silenced).
+(d), (e) the peer references of benchmarks/references.py, written once to do exactly this work and not tuned since:
+    PyTorch by hand (no autograd, masks drawn per epoch, fused Adam), and where JAX is installed
+    (pip install -r benchmarks/requirements.txt) JAX + optax with a jitted step and with the whole epoch in lax.scan.
 
 Each figure is the median of --repeats epochs, timed with time.perf_counter. Before timing, every method runs one
 untimed warm-up epoch over 2,000 images (250 with --quick). The repeats go round-robin over the methods, so that a
@@ -31,10 +35,12 @@ slow spell on a shared machine spreads over all of them, with a half-second paus
 threads still spinning after scikit-learn's epoch slowed the next torch epoch by ~15%). One-time data preparation
 (decoding, normalising) is timed on its own.
 
-Also reported: (d) time to accuracy: training seconds until the network first reaches 98% test accuracy, checked
+Also reported: (f) seeds trained together: three seeds of one network as one stack (h.train_together) against one
+after another on the same (fast) engine, medians of alternated runs; time to accuracy: training seconds until the network first reaches 98% test accuracy, checked
 after every epoch (test evaluation is left out of the clock; at most DEFAULT_RECIPE.epochs), for `train` and for the
-DataLoader loop (num_workers=0) with the same recipe (DEFAULT_RECIPE), each with its own input normalisation; (e) peak memory (VmHWM, i.e. peak RSS) of a fresh subprocess that only
-imports, loads data and trains one epoch, each way.
+DataLoader loop (num_workers=0) with the same recipe (DEFAULT_RECIPE), each with its own input normalisation; peak memory (VmHWM, i.e. peak RSS) of a fresh
+subprocess that only imports, loads data and trains one epoch, each way. End to end against an earlier commit
+(`python helpers.py train`, strict nbval): benchmarks/against_baseline.py.
 """
 import argparse
 import contextlib
@@ -59,8 +65,9 @@ from torch.utils.data import DataLoader, Subset
 from torchvision import transforms
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+sys.path[:0] = [str(REPO_ROOT), str(Path(__file__).resolve().parent)]
 import helpers as h  # noqa: E402  (the notebook's functions; needs the repository root on sys.path)
+import references  # noqa: E402  (the peer references, beside this file)
 
 NO_OF_LAYERS, INPUT_DIM, NEURONS_PER_LAYER, DROPOUT = 2, 784, [100, 50, 10], 0.2
 LEARNING_RATE = 1e-3
@@ -71,7 +78,11 @@ MEMORY_PROBE_BATCH_SIZE = 64
 SETTLE_SECONDS = 0.5   # pause before every timed run (scikit-learn's OpenBLAS threads otherwise slow the next one)
 
 REFERENCE = "(a) project train"
-PROJECT_WITH_VALIDATION = "(a) project train + 10,000-image validation"
+EAGER = "(a) project train, engine='eager'"
+BY_HAND = "(d) PyTorch by hand (no autograd)"
+JAX_STEP = "(e) JAX + optax, jitted step"
+JAX_SCAN = "(e) JAX + optax, whole epoch in lax.scan"
+VALID_PER_EPOCH = 1_000   # the validation images train scores after every timed epoch, as a user's run would
 DATALOADER = "(b) DataLoader, num_workers={}"
 SKLEARN = "(c) scikit-learn MLPClassifier"
 TABLE_HEADER = "| method | batch size | median seconds | ratio to (a) |"
@@ -173,40 +184,41 @@ def new_network(seed=0):
     return h.init_network(NO_OF_LAYERS, INPUT_DIM, NEURONS_PER_LAYER, DROPOUT, device="cpu")
 
 
-def project_epoch(data, batch_size, images, full_validation=False, net=None):
-    "Seconds for h.train over the first `images` training images, 1 epoch (validating 1 image or all of them)."
+def project_epoch(data, batch_size, images, engine="auto", net=None):
+    """Seconds of one epoch of h.train over the first `images` training images, as its per-epoch hook sees it
+    (validating VALID_PER_EPOCH images after it): the second epoch of a two-epoch run, so that the first warms up."""
     net = new_network() if net is None else net
-    valid_x = data.project_valid.x if full_validation else data.project_valid.x[:1]
-    valid_y = data.project_valid.y if full_validation else data.project_valid.y[:1]
-    started = time.perf_counter()
-    h.train(net, data.project_train.x[:images], data.project_train.y[:images], valid_x, valid_y, LEARNING_RATE, 1,
-            "cross_entropy", "adam", batch_size=batch_size, progress=False)
-    return time.perf_counter() - started
+    ends = [time.perf_counter()]
+    h.train(net, data.project_train.x[:images], data.project_train.y[:images], data.project_valid.x[:VALID_PER_EPOCH],
+            data.project_valid.y[:VALID_PER_EPOCH], LEARNING_RATE, 2, "cross_entropy", "adam", batch_size=batch_size,
+            progress=False, engine=engine, on_epoch_end=lambda *_: ends.append(time.perf_counter()))
+    return ends[2] - ends[1]
 
 
-def profile_project_epoch(data, batch_size, images, rows=20):
+def profile_project_epoch(data, batch_size, images, engine="auto", rows=20):
     "torch.profiler's table (operations by their own CPU time) of one h.train epoch, after a warm-up epoch."
     from torch.profiler import ProfilerActivity, profile
-    project_epoch(data, batch_size, min(images, WARM_UP_IMAGES))
+    project_epoch(data, batch_size, min(images, WARM_UP_IMAGES), engine)
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
-        project_epoch(data, batch_size, images)
+        project_epoch(data, batch_size, images, engine)
     return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
 
 
 def compiled_versus_eager(data, batch_size, images, repeats):
     "Median epoch seconds of h.train on the eager network and on torch.compile(network), and the compile seconds."
-    eager = statistics.median(project_epoch(data, batch_size, images) for _ in range(repeats))
-    compiled_net = torch.compile(new_network(), dynamic=False)
-    started = time.perf_counter()   # the first (short) epoch compiles the forward and backward passes
-    project_epoch(data, batch_size, min(images, WARM_UP_IMAGES), net=compiled_net)
+    eager = statistics.median(project_epoch(data, batch_size, images, "eager") for _ in range(repeats))
+    compiled_net = torch.compile(new_network(), dynamic=False)   # a compiled module is no MLP: the eager engine
+    started = time.perf_counter()   # the first (short) epochs compile the forward and backward passes
+    project_epoch(data, batch_size, min(images, WARM_UP_IMAGES), "eager", net=compiled_net)
     compile_seconds = time.perf_counter() - started
-    compiled = statistics.median(project_epoch(data, batch_size, images, net=compiled_net) for _ in range(repeats))
+    compiled = statistics.median(project_epoch(data, batch_size, images, "eager", net=compiled_net)
+                                 for _ in range(repeats))
     return eager, compiled, compile_seconds
 
 
 def optimizer_switches():
     "How each side's Adam is implemented: {method: 'foreach=..., fused=...'} (same algorithm, lr and defaults)."
-    project = h.make_optimizer("adam", new_network(), LEARNING_RATE)
+    project = h.make_optimizer("adam", new_network(), LEARNING_RATE)   # the eager engine's; the fast one: fused too
     usual = torch.optim.Adam(new_network().parameters(), lr=LEARNING_RATE)
     return {label: ", ".join(f"{name}={optimizer.defaults.get(name)}" for name in ("foreach", "fused"))
             for label, optimizer in ((REFERENCE, project), ("(b) DataLoader loop", usual))}
@@ -255,15 +267,34 @@ def sklearn_epoch(data, batch_size, images):
     return time.perf_counter() - started
 
 
+def reference_epoch(kind, data, batch_size, images, built={}):
+    "Seconds of one epoch of a peer reference (benchmarks/references.py), built once per batch size and kept."
+    key = (kind, batch_size)
+    if key not in built:
+        weights = [(layer.weight.detach().numpy().copy(), layer.bias.detach().numpy().copy())
+                   for layer in new_network() if isinstance(layer, torch.nn.Linear)]
+        built[key] = kind(weights, DROPOUT, LEARNING_RATE, batch_size)
+    x, y = data.project_train.x[:images], data.project_train.y[:images]
+    x, y = (x, y) if kind is references.TorchByHand else (x.numpy(), y.numpy())
+    started = time.perf_counter()
+    built[key].epoch(x, y)
+    return time.perf_counter() - started
+
+
 def epoch_methods(data):
-    "{row label: function(batch_size, images) -> seconds}, the reference first."
-    return {
+    "{row label: function(batch_size, images) -> seconds}, the reference first; JAX's rows where JAX is installed."
+    methods = {
         REFERENCE: lambda batch_size, images: project_epoch(data, batch_size, images),
-        PROJECT_WITH_VALIDATION: lambda batch_size, images: project_epoch(data, batch_size, images, True),
+        EAGER: lambda batch_size, images: project_epoch(data, batch_size, images, "eager"),
         DATALOADER.format(0): lambda batch_size, images: dataloader_epoch(data, batch_size, images, 0),
         DATALOADER.format(2): lambda batch_size, images: dataloader_epoch(data, batch_size, images, 2),
         SKLEARN: lambda batch_size, images: sklearn_epoch(data, batch_size, images),
+        BY_HAND: lambda batch_size, images: reference_epoch(references.TorchByHand, data, batch_size, images),
     }
+    if references.HAVE_JAX:
+        methods[JAX_STEP] = lambda batch_size, images: reference_epoch(references.JaxStep, data, batch_size, images)
+        methods[JAX_SCAN] = lambda batch_size, images: reference_epoch(references.JaxScan, data, batch_size, images)
+    return methods
 
 
 def warm_up_images(images, batch_size=1):
@@ -296,6 +327,59 @@ def time_epochs(data, batch_sizes, images, repeats):
         reference = statistics.median(seconds[(REFERENCE, batch_size)])
         rows.append({"method": label, "batch size": batch_size, "median seconds": median,
                      "seconds": seconds[(label, batch_size)], "ratio to (a)": median / reference})
+    return rows
+
+
+# ---------------------------------------------------------------- (f) seeds trained together
+
+SEED_CONFIGURATIONS = {  # label: (input size, hidden widths + output, dropout, batch size)
+    "784-100-50-10, batch 64": (784, [100, 50, 10], DROPOUT, 64),
+    "784-100-50-10, batch 256": (784, [100, 50, 10], DROPOUT, 256),
+    "main()'s 400-512-256-10, batch 256": (400, [512, 256, 10], 0.1, 256),
+}
+
+
+def seeds_seconds(data, configuration, seeds, together, epochs=2):
+    "Seconds to train `seeds` (fast engine, `epochs` epochs, 1,000-image validation): as one stack or one by one."
+    width, sizes, dropout, batch_size = configuration
+    x = data.project_train.x if width == 784 else h.Preprocessing(int(width ** 0.5)).scale(
+        data.project_train.x.view(-1, 28, 28)).flatten(1)
+    valid_x = x[:VALID_PER_EPOCH] if width == 784 else h.Preprocessing(int(width ** 0.5)).scale(
+        data.project_valid.x[:VALID_PER_EPOCH].view(-1, 28, 28)).flatten(1)
+    nets = []
+    for seed in seeds:
+        h.seed_everything(seed)
+        nets.append(h.init_network(len(sizes) - 1, width, sizes, dropout, device="cpu"))
+    arguments = (x, data.project_train.y, valid_x, data.project_valid.y[:VALID_PER_EPOCH], LEARNING_RATE, epochs,
+                 "cross_entropy", "adam")
+    started = time.perf_counter()
+    if together:
+        h.train_together(nets, list(seeds), *arguments, batch_size=batch_size, progress=False)
+    else:
+        for net, seed in zip(nets, seeds):
+            h.train(net, *arguments, batch_size=batch_size, seed=seed, progress=False, engine="fast")
+    return time.perf_counter() - started
+
+
+def time_seeds_together(data, repeats, seeds=(0, 1, 2)):
+    "Rows {configuration, one after another, together, ratio, stack_pays}: medians of `repeats` alternated runs."
+    rows = []
+    for label, configuration in SEED_CONFIGURATIONS.items():
+        seeds_seconds(data, configuration, seeds, True, epochs=1)   # warm-up
+        apart, together = [], []
+        for _ in range(repeats):
+            settle()
+            apart.append(seeds_seconds(data, configuration, seeds, False))
+            settle()
+            together.append(seeds_seconds(data, configuration, seeds, True))
+            print(f"  seeds {label}: one after another {apart[-1]:.2f} s, together {together[-1]:.2f} s",
+                  file=sys.stderr, flush=True)
+        width, sizes, dropout, batch_size = configuration
+        pays = h.stack_pays(h.init_network(len(sizes) - 1, width, sizes, dropout, device="cpu"), batch_size,
+                            len(seeds))
+        rows.append({"configuration": label, "one after another": statistics.median(apart),
+                     "together": statistics.median(together),
+                     "ratio": statistics.median(together) / statistics.median(apart), "stack_pays": pays})
     return rows
 
 
@@ -446,6 +530,9 @@ def markdown_report(report):
               f"{warm_up_images(settings['train images']):,} images",
               "- Adam implementation: " + "; ".join(f"{label}: {switches}" for label, switches
                                                      in settings["adam implementation"].items()),
+              "- (a): h.train's second epoch of a two-epoch run (engine 'auto', i.e. fast, or 'eager'), timed by its "
+              f"on_epoch_end hook, scoring {VALID_PER_EPOCH:,} validation images after the epoch as a user's run "
+              "does; (d), (e): benchmarks/references.py, written once and not tuned; (e) only where JAX is installed",
               "- ratio to (a) = median seconds ÷ (a) project train's at the same batch size (above 1: slower)", "",
               TABLE_HEADER, "|---|---:|---:|---:|"]
     lines += [f"| {row['method']} | {row['batch size']} | {row['median seconds']:.3f} | {row['ratio to (a)']:.2f} |"
@@ -453,6 +540,12 @@ def markdown_report(report):
     lines += ["", "One-time data preparation (not in the epoch figures; first call in the process):", "",
               "| preparation | seconds |", "|---|---:|"]
     lines += [f"| {name} | {seconds:.3f} |" for name, seconds in report["preparation"].items()]
+    lines += ["", "Seeds trained together: 3 seeds (0, 1, 2) for 2 epochs on the fast engine, as one stack "
+              "(h.train_together) or one after another (h.train), medians of alternated runs; train_new_networks "
+              "stacks only where h.stack_pays says so:", "",
+              "| configuration | one after another s | together s | ratio | stack_pays |", "|---|---:|---:|---:|---|"]
+    lines += [f"| {row['configuration']} | {row['one after another']:.2f} | {row['together']:.2f} | "
+              f"{row['ratio']:.2f} | {row['stack_pays']} |" for row in report["seeds together"]]
     if report["time to accuracy"]:
         recipe = report["recipe"]
         lines += ["", f"Time to {TARGET_ACCURACY:.0%} test accuracy (training seconds, test evaluation excluded; "
@@ -520,6 +613,7 @@ def run_benchmark(args):
     data = load_data(args.data, args.train_images)
     report["preparation"] = data.preparation_seconds
     report["epochs"] = time_epochs(data, args.batch_sizes, args.train_images, args.repeats)
+    report["seeds together"] = time_seeds_together(data, args.repeats)
     report["time to accuracy"] = ([] if args.skip_time_to_accuracy
                                   else time_to_accuracy(data, recipe, args.repeats, TARGET_ACCURACY))
     report["memory"] = measure_memory(args.data, args.train_images, args.threads)

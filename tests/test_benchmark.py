@@ -13,13 +13,18 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = REPO_ROOT / "benchmarks" / "benchmark.py"
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+import references  # noqa: E402  (HAVE_JAX: the JAX rows appear only where JAX is installed)
+
 METHOD_ROWS = [
     "| (a) project train | 64 |",
-    "| (a) project train + 10,000-image validation | 64 |",
+    "| (a) project train, engine='eager' | 64 |",
     "| (b) DataLoader, num_workers=0 | 64 |",
     "| (b) DataLoader, num_workers=2 | 64 |",
     "| (c) scikit-learn MLPClassifier | 64 |",
-]
+    "| (d) PyTorch by hand (no autograd) | 64 |",
+] + (["| (e) JAX + optax, jitted step | 64 |", "| (e) JAX + optax, whole epoch in lax.scan | 64 |"]
+     if references.HAVE_JAX else [])
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +53,8 @@ def test_table_header_and_every_method_row_appear(quick_run):
 def test_machine_header_time_to_accuracy_and_memory_appear(quick_run):
     finished, _ = quick_run
     for text in ("- cpu:", "- os.cpu_count():", "- torch threads:", "- torch:", "- torchvision:",
-                 "- scikit-learn:", "- python:", "- date:", "Time to 98% test accuracy", "peak RSS MiB"):
+                 "- scikit-learn:", "- python:", "- date:", "Time to 98% test accuracy", "peak RSS MiB",
+                 "Seeds trained together", "| main()'s 400-512-256-10, batch 256 |"):
         assert text in finished.stdout, f"missing {text!r} in:\n{finished.stdout}"
 
 

@@ -84,6 +84,17 @@ def tiny_settings(idx_root, **changes):
                                     **changes)
 
 
+def test_seeds_trained_together_match_each_seed_trained_alone(idx_root):
+    settings = tiny_settings(idx_root)
+    loaders = helpers.load_data(settings, "cpu")
+    assert helpers.stack_pays(helpers.init_network(2, 784, [16, 8, 10], 0.1, device="cpu"), settings.batch_size, 3)
+    together = helpers.seeded_runs(settings, (0, 1, 2), device="cpu")
+    for seed, row in zip((0, 1, 2), together):
+        _, alone = helpers.run_experiment(settings.replace(seed=seed), loaders)
+        assert row["seed"] == seed
+        assert (row["train acc"], row["valid acc"]) == (alone["train acc"], alone["valid acc"])
+
+
 def test_load_data_uses_the_settings_input_size(idx_root):
     train, valid, test = helpers.load_data(tiny_settings(idx_root, image_size=14), "cpu")
     assert train.x.shape == (200, 14 * 14) and valid.x.shape == (50, 196) and test.x.shape == (50, 196)
@@ -95,6 +106,7 @@ def test_run_experiment_measures_each_accuracy_on_its_own_split(idx_root):
     net, row = helpers.run_experiment(settings, loaders)
     assert row["train acc"] == helpers.evaluate(net, loaders[0].x, loaders[0].y)[1]
     assert row["valid acc"] == helpers.evaluate(net, loaders[1].x, loaders[1].y)[1]
+    assert row["seconds"] > 0
 
 
 def test_plot_spread_draws_each_spread_as_an_error_bar():

@@ -71,6 +71,11 @@ def test_loading_run_reproduces_the_trained_results(idx_root, tmp_path):
     assert loaded["parameters"]["neurons_per_layer"] == [32, 10]
     assert loaded["test"]["accuracy"] == trained["test"]["accuracy"]
     assert loaded["history"] == trained["history"]
+    # the engine that trained it is printed and recorded: the fast one for these settings, and "eager" when asked
+    assert trained["parameters"]["engine used"] == loaded["parameters"]["engine used"] == "fast"
+    assert helpers.load_network(tmp_path / "model.pt", "cpu").metadata["training"]["engine used"] == "fast"
+    eager = tiny_main(idx_root, tmp_path / "eager.pt", is_training=True, engine="eager")
+    assert eager["parameters"]["engine used"] == "eager" and eager["parameters"]["engine"] == "eager"
 
 
 def test_loading_with_another_split_warns(idx_root, tmp_path):

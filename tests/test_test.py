@@ -57,7 +57,7 @@ def test_probabilities_in_chunks_match_one_pass_and_sum_to_one(saved, tiny_loade
     x = tiny_loaders[2].x
     in_chunks, at_once = helpers.logits_of(net, x, chunk_size=7), helpers.logits_of(net, x, chunk_size=1000)
     assert in_chunks.shape == (len(x), 10)
-    assert torch.allclose(in_chunks, at_once, atol=1e-6)
+    assert torch.allclose(in_chunks, at_once, atol=1e-5)   # the chunk size changes the GEMM blocking: a few ulps
     probabilities = helpers.predict_proba(net, x)
     assert torch.allclose(probabilities, torch.softmax(at_once, 1), atol=1e-6)
     assert torch.allclose(probabilities.sum(1), torch.ones(len(x)), atol=1e-5)

@@ -11,6 +11,12 @@ def fresh_net(seed=0):
     return helpers.init_network(1, 784, [32, 10], 0.1, device="cpu")
 
 
+@pytest.fixture(params=["eager", "fast"])
+def engine(request):
+    "Both training engines (section 3a): each test taking this runs once with each."
+    return request.param
+
+
 def run(loaders, net=None, **options):
     train, valid, _ = loaders
     settings = dict(learning_rate=3e-3, training_epochs=4, loss_func="cross_entropy", optimizer="adam",
@@ -18,8 +24,8 @@ def run(loaders, net=None, **options):
     return helpers.train(net or fresh_net(), train.x, train.y, valid.x, valid.y, **settings)
 
 
-def test_learns_the_synthetic_digits(tiny_loaders):
-    net, loss_array, accuracy_array = run(tiny_loaders, training_epochs=6)
+def test_learns_the_synthetic_digits(tiny_loaders, engine):
+    net, loss_array, accuracy_array = run(tiny_loaders, training_epochs=6, engine=engine)
     assert set(loss_array) == set(accuracy_array) == {"train", "valid"}
     assert all(len(values) == 6 for values in (*loss_array.values(), *accuracy_array.values()))
     assert loss_array["train"][-1] < loss_array["train"][0]
@@ -28,23 +34,23 @@ def test_learns_the_synthetic_digits(tiny_loaders):
     assert max(accuracy_array["valid"]) >= 0.75
 
 
-def test_returns_the_best_validation_weights_in_eval_mode(tiny_loaders):
-    net, _, accuracy_array = run(tiny_loaders, training_epochs=5)
+def test_returns_the_best_validation_weights_in_eval_mode(tiny_loaders, engine):
+    net, _, accuracy_array = run(tiny_loaders, training_epochs=5, engine=engine)
     _, valid, _ = tiny_loaders
     assert not net.training
     assert helpers.evaluate(net, valid.x, valid.y)[1] == max(accuracy_array["valid"])
 
 
-def test_history_is_per_sample_and_consistent_with_evaluate(tiny_loaders):
-    net, loss_array, _ = run(tiny_loaders, training_epochs=1, learning_rate=1e-12)   # weights barely move
+def test_history_is_per_sample_and_consistent_with_evaluate(tiny_loaders, engine):
+    net, loss_array, _ = run(tiny_loaders, training_epochs=1, learning_rate=1e-12, engine=engine)   # weights stay
     _, valid, _ = tiny_loaders
     assert loss_array["valid"][0] == pytest.approx(helpers.evaluate(net, valid.x, valid.y)[0], rel=1e-4)
     assert 1.0 < loss_array["train"][0] < 5.0   # a mean per sample near ln(10), not a sum over batches
 
 
-def test_same_seed_same_history(tiny_loaders):
-    first = run(tiny_loaders, net=fresh_net(1), seed=5)
-    second = run(tiny_loaders, net=fresh_net(1), seed=5)
+def test_same_seed_same_history(tiny_loaders, engine):
+    first = run(tiny_loaders, net=fresh_net(1), seed=5, engine=engine)
+    second = run(tiny_loaders, net=fresh_net(1), seed=5, engine=engine)
     assert first[1] == second[1] and first[2] == second[2]
 
 
@@ -157,3 +163,12 @@ def test_train_one_epoch_passes_over_a_loader_once_and_reports_its_mean_loss(tin
     assert sum(seen) == len(train.y) and len(seen) == len(train)
     expected_loss, expected_accuracy = helpers.evaluate(net, train.x, train.y)
     assert loss == pytest.approx(expected_loss, rel=1e-5) and accuracy == expected_accuracy
+
+
+def test_each_loss_name_gives_its_own_loss():
+    logits, target = torch.randn(6, 10, generator=torch.Generator().manual_seed(0)), torch.arange(6)
+    expected = {"cross_entropy": nn.functional.cross_entropy(logits, target),
+                "nll": nn.functional.cross_entropy(logits, target),
+                "multi_margin": nn.functional.multi_margin_loss(logits, target)}
+    for name, value in expected.items():
+        assert helpers.make_loss(name)(logits, target).item() == pytest.approx(value.item(), rel=1e-6)

@@ -1,0 +1,194 @@
+"""Step 3a: the fast engine does the eager loop's mathematics, keeps dropout where it belongs, and trains seeds together
+exactly as each would train alone."""
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+import helpers
+
+SCHEDULES = (None, "constant", "onecycle")
+COMBINATIONS = [(optimizer, schedule) for optimizer in helpers.OPTIMIZERS for schedule in SCHEDULES
+                if not (optimizer == "adagrad" and schedule == "onecycle")]   # torch refuses that pair itself
+
+
+def fresh_net(seed=0, dropout=0.0, sizes=(32, 16, 10)):
+    helpers.seed_everything(seed)
+    return helpers.init_network(len(sizes) - 1, 784, list(sizes), dropout, device="cpu")
+
+
+def run(loaders, engine, net=None, **options):
+    train, valid, _ = loaders
+    settings = dict(learning_rate=3e-3, training_epochs=3, loss_func="cross_entropy", optimizer="adam",
+                    batch_size=32, seed=3, progress=False, engine=engine) | options
+    return helpers.train(net or fresh_net(), train.x, train.y, valid.x, valid.y, **settings)
+
+
+def test_one_cycle_is_torchs_schedule_step_by_step():
+    for total_steps in (1, 7, 250):
+        parameter = nn.Parameter(torch.zeros(1))
+        optimizer = torch.optim.Adam([parameter], lr=0.003)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.003, total_steps=total_steps)
+        expected = []
+        for _ in range(total_steps):
+            expected.append((optimizer.param_groups[0]["lr"], optimizer.param_groups[0]["betas"][0]))
+            optimizer.step()
+            scheduler.step()
+        flat = [value for step in helpers.one_cycle(0.003, total_steps) for value in step]
+        assert flat == pytest.approx([value for step in expected for value in step], rel=1e-12)
+
+
+@pytest.mark.parametrize("optimizer, schedule", COMBINATIONS)
+def test_fast_and_eager_compute_the_same_losses_and_weights(tiny_loaders, optimizer, schedule):
+    learning_rate = 0.05 if optimizer in ("sgd", "adagrad") else 3e-3
+    runs = [run(tiny_loaders, engine, fresh_net(), optimizer=optimizer, schedule=schedule,
+                learning_rate=learning_rate, weight_decay=0.01) for engine in ("eager", "fast")]
+    (eager_net, eager_loss, eager_accuracy), (fast_net, fast_loss, fast_accuracy) = runs
+    for split in ("train", "valid"):
+        assert fast_loss[split] == pytest.approx(eager_loss[split], abs=1e-5)
+    assert fast_accuracy == eager_accuracy
+    for eager_param, fast_param in zip(eager_net.parameters(), fast_net.parameters()):
+        torch.testing.assert_close(fast_param, eager_param, rtol=1e-4, atol=1e-5)
+
+
+def test_fast_nll_is_the_eager_nll(tiny_loaders):
+    runs = [run(tiny_loaders, engine, fresh_net(), loss_func="nll") for engine in ("eager", "fast")]
+    assert runs[1][1]["train"] == pytest.approx(runs[0][1]["train"], abs=1e-5)
+
+
+@pytest.mark.parametrize("engine", ["eager", "fast"])
+def test_dropout_is_on_in_every_training_epoch_and_off_in_every_evaluation(tiny_loaders, engine):
+    # a learning rate of 1e-12 leaves the weights where they are: only dropout tells the epochs' losses apart
+    net, loss_array, _ = run(tiny_loaders, engine, fresh_net(dropout=0.5), optimizer="sgd", learning_rate=1e-12,
+                             training_epochs=3)
+    train, valid, _ = tiny_loaders
+    without_dropout = helpers.evaluate(net, train.x, train.y)[0]
+    for epoch_loss in loss_array["train"]:   # each epoch trained with half the units dropped
+        assert abs(epoch_loss - without_dropout) > 0.02
+    assert len(set(loss_array["train"])) == 3   # fresh masks every epoch
+    assert loss_array["valid"] == pytest.approx([helpers.evaluate(net, valid.x, valid.y)[0]] * 3, abs=1e-6)
+
+
+def test_fast_dropout_drops_a_fraction_p_and_scales_the_rest():
+    buffers, bits = [torch.empty(2, 500, 64)], torch.empty(500 * 64 // 4, dtype=torch.int64)
+    generators = [torch.Generator().manual_seed(seed) for seed in (0, 1)]
+    (mask,) = helpers._dropout_masks(buffers, bits, 500, generators, 0.3)
+    assert (mask == 0).float().mean().item() == pytest.approx(0.3, abs=0.01)
+    assert mask.unique().tolist() == pytest.approx([0.0, 1 / 0.7], rel=1e-4)
+    assert not torch.equal(mask[0], mask[1])   # each net its own masks
+
+
+def test_a_stacked_seed_trains_exactly_as_it_would_alone(tiny_loaders):
+    train, valid, _ = tiny_loaders
+    seeds = [0, 1, 2]
+    nets = [fresh_net(seed, dropout=0.2) for seed in seeds]
+    together = helpers.train_together(nets, seeds, train.x, train.y, valid.x, valid.y, 3e-3, 3, "cross_entropy",
+                                      "adam", batch_size=32, schedule="onecycle", progress=False)
+    for seed, (net, loss_array, accuracy_array) in zip(seeds, together):
+        alone, alone_loss, alone_accuracy = run(tiny_loaders, "fast", fresh_net(seed, dropout=0.2), seed=seed,
+                                                schedule="onecycle")
+        assert loss_array == alone_loss and accuracy_array == alone_accuracy
+        for stacked_param, alone_param in zip(net.parameters(), alone.parameters()):
+            torch.testing.assert_close(stacked_param, alone_param, rtol=0, atol=1e-6)
+            assert stacked_param.is_contiguous() and stacked_param.untyped_storage().size() == alone_param.nbytes
+    assert together[0][1] != together[1][1]   # own weights, order and masks: own histories
+
+
+def test_each_seed_has_its_own_batch_order_and_masks(tiny_loaders):
+    train, valid, _ = tiny_loaders
+    nets = [fresh_net(0, dropout=0.2) for _ in range(2)]   # the same initial weights
+    first, second = helpers.train_together(nets, [0, 1], train.x, train.y, valid.x, valid.y, 3e-3, 1,
+                                           "cross_entropy", "adam", batch_size=32, progress=False)
+    assert first[1] != second[1]
+
+
+def test_on_epoch_end_sees_the_current_weights_on_the_fast_engine(tiny_loaders):
+    _, valid, _ = tiny_loaders
+    seen = []
+    run(tiny_loaders, "fast", on_epoch_end=lambda epoch, net, loss, accuracy: seen.append(
+        (helpers.evaluate(net, valid.x, valid.y)[0], loss["valid"][-1])))
+    assert len(seen) == 3 and all(now == pytest.approx(recorded, abs=1e-6) for now, recorded in seen)
+
+
+@pytest.mark.parametrize("changes, reason", [
+    (dict(optimizer=torch.optim.Adam), "optimizer"),
+    (dict(loss_func=nn.CrossEntropyLoss()), "loss_func"),
+    (dict(loss_func="multi_margin"), "loss_func"),
+    (dict(augment=lambda x: x), "augment"),
+    (dict(precision="bfloat16"), "precision"),
+    (dict(optimizer="adagrad", schedule="onecycle"), "adagrad"),
+])
+def test_auto_falls_back_to_eager_where_fast_does_not_apply_and_fast_says_why(changes, reason):
+    arguments = dict(loss_func="cross_entropy", optimizer="adam", schedule=None, augment=None,
+                     precision="float32") | changes
+    net = fresh_net()
+    engine, why = helpers.choose_engine("auto", net, **arguments)
+    assert engine == "eager" and reason in why
+    with pytest.raises(ValueError, match=f"engine='fast' does not cover this run: .*{reason}"):
+        helpers.choose_engine("fast", net, **arguments)
+
+
+def test_engine_names_are_checked(tiny_loaders):
+    with pytest.raises(ValueError, match=r"engine must be one of \('auto', 'eager', 'fast'\), got 'turbo'"):
+        run(tiny_loaders, "turbo")
+
+
+def test_auto_trains_main_defaults_on_the_fast_engine():
+    "CI fails here if 'auto' falls back to the eager loop for the configuration the notebook trains."
+    s = helpers.SETTINGS
+    net = helpers.init_network(s.no_of_layers, s.image_size ** 2, s.neurons_per_layer, s.dropout, device="cpu")
+    assert s.engine == "auto"
+    assert helpers.choose_engine(s.engine, net, s.loss_func, s.optimizer, s.schedule, None, s.precision) == (
+        "fast", "covers every argument")
+
+
+def test_train_together_refuses_mixed_architectures_and_missing_seeds(tiny_loaders):
+    train, valid, _ = tiny_loaders
+    arguments = (train.x, train.y, valid.x, valid.y, 3e-3, 1, "cross_entropy", "adam")
+    with pytest.raises(ValueError, match="one architecture, one per seed"):
+        helpers.train_together([fresh_net(), fresh_net(sizes=(8, 10))], [0, 1], *arguments, batch_size=32)
+    with pytest.raises(ValueError, match="one architecture, one per seed"):
+        helpers.train_together([fresh_net(), fresh_net()], [0], *arguments, batch_size=32)
+
+
+def test_stacking_is_chosen_only_where_it_pays():
+    small, large = fresh_net(sizes=(100, 50, 10)), fresh_net(sizes=(512, 256, 10))
+    assert helpers.stack_pays(small, 64, 3) and not helpers.stack_pays(small, 64, 1)
+    assert not helpers.stack_pays(large, 256, 3)
+
+
+def test_the_fast_engine_never_imports_torch_dynamo(idx_root):
+    "A torch.optim optimizer imports torch._dynamo on first use (seconds); the fast engine needs none."
+    script = (f"import sys; sys.path.insert(0, {str(helpers.NOTEBOOK.parent)!r}); import helpers\n"
+              f"train, valid, _ = helpers.loadDataset({str(idx_root)!r}, 100, 50, 10, 32, device='cpu')\n"
+              "net = helpers.init_network(1, 784, [16, 10], 0.1, device='cpu')\n"
+              "helpers.train(net, train.x, train.y, valid.x, valid.y, 1e-3, 1, 'cross_entropy', 'adam', "
+              "batch_size=32, progress=False)\n"
+              "print('torch._dynamo' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_the_hand_written_backward_is_autograds_with_the_same_masks():
+    nets = [fresh_net(seed, dropout=0.25) for seed in (0, 1)]
+    stack = helpers.StackedMLPs(nets)
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2, 16, 784, generator=generator), torch.randint(0, 10, (2, 16), generator=generator)
+    masks = [(torch.rand(2, 16, width, generator=generator) >= 0.25) / 0.75 for width in (32, 16)]
+    picked, predicted = stack.backward(stack.forward(x, masks), y)
+    for number, net in enumerate(nets):
+        hidden = x[number]
+        linears = [layer for layer in net if isinstance(layer, nn.Linear)]
+        for linear, mask in zip(linears[:-1], masks):
+            hidden = torch.relu(linear(hidden)) * mask[number]
+        logits = linears[-1](hidden)
+        loss = nn.functional.cross_entropy(logits, y[number])
+        gradients = torch.autograd.grad(loss, [param for linear in linears for param in linear.parameters()])
+        for hand, auto in zip(stack.grads, gradients):
+            torch.testing.assert_close(hand[number].reshape(auto.shape), auto, rtol=1e-4, atol=1e-6)
+        assert -picked[number].mean().item() == pytest.approx(loss.item(), rel=1e-5)
+        assert torch.equal(predicted[number], logits.argmax(1))
+    stack.release()
