@@ -276,6 +276,8 @@ def reference_epoch(kind, data, batch_size, images, built={}):
         built[key] = kind(weights, DROPOUT, LEARNING_RATE, batch_size)
     x, y = data.project_train.x[:images], data.project_train.y[:images]
     x, y = (x, y) if kind is references.TorchByHand else (x.numpy(), y.numpy())
+    if (key, images) not in built:   # JAX compiles for each data size: once, untimed, for this one too
+        built[(key, images)] = built[key].epoch(x, y)
     started = time.perf_counter()
     built[key].epoch(x, y)
     return time.perf_counter() - started
@@ -342,10 +344,10 @@ SEED_CONFIGURATIONS = {  # label: (input size, hidden widths + output, dropout, 
 def seeds_seconds(data, configuration, seeds, together, epochs=2):
     "Seconds to train `seeds` (fast engine, `epochs` epochs, 1,000-image validation): as one stack or one by one."
     width, sizes, dropout, batch_size = configuration
-    x = data.project_train.x if width == 784 else h.Preprocessing(int(width ** 0.5)).scale(
-        data.project_train.x.view(-1, 28, 28)).flatten(1)
-    valid_x = x[:VALID_PER_EPOCH] if width == 784 else h.Preprocessing(int(width ** 0.5)).scale(
-        data.project_valid.x[:VALID_PER_EPOCH].view(-1, 28, 28)).flatten(1)
+    x, valid_x = data.project_train.x, data.project_valid.x[:VALID_PER_EPOCH]
+    if width != 784:   # main()'s smaller inputs: the same images, resized
+        x, valid_x = (h.Preprocessing(int(width ** 0.5)).scale(images.view(-1, 28, 28)).flatten(1)
+                      for images in (x, valid_x))
     nets = []
     for seed in seeds:
         h.seed_everything(seed)
@@ -520,6 +522,16 @@ def seconds_text(seconds):
     return "–" if seconds is None else f"{seconds:.3f}"
 
 
+def seeds_together_lines(rows):
+    "The seeds-together part of the report, as markdown lines."
+    lines = ["", "Seeds trained together: 3 seeds (0, 1, 2) for 2 epochs on the fast engine, as one stack "
+             "(h.train_together) or one after another (h.train), medians of alternated runs; train_new_networks "
+             "stacks only where h.stack_pays says so:", "",
+             "| configuration | one after another s | together s | ratio | stack_pays |", "|---|---:|---:|---:|---|"]
+    return lines + [f"| {row['configuration']} | {row['one after another']:.2f} | {row['together']:.2f} | "
+                    f"{row['ratio']:.2f} | {row['stack_pays']} |" for row in rows]
+
+
 def markdown_report(report):
     "The whole report as markdown: header, epoch table, preparation, time to accuracy, memory."
     facts, settings = report["machine"], report["settings"]
@@ -540,12 +552,7 @@ def markdown_report(report):
     lines += ["", "One-time data preparation (not in the epoch figures; first call in the process):", "",
               "| preparation | seconds |", "|---|---:|"]
     lines += [f"| {name} | {seconds:.3f} |" for name, seconds in report["preparation"].items()]
-    lines += ["", "Seeds trained together: 3 seeds (0, 1, 2) for 2 epochs on the fast engine, as one stack "
-              "(h.train_together) or one after another (h.train), medians of alternated runs; train_new_networks "
-              "stacks only where h.stack_pays says so:", "",
-              "| configuration | one after another s | together s | ratio | stack_pays |", "|---|---:|---:|---:|---|"]
-    lines += [f"| {row['configuration']} | {row['one after another']:.2f} | {row['together']:.2f} | "
-              f"{row['ratio']:.2f} | {row['stack_pays']} |" for row in report["seeds together"]]
+    lines += seeds_together_lines(report["seeds together"])
     if report["time to accuracy"]:
         recipe = report["recipe"]
         lines += ["", f"Time to {TARGET_ACCURACY:.0%} test accuracy (training seconds, test evaluation excluded; "

@@ -48,7 +48,7 @@ def test_fast_and_eager_compute_the_same_losses_and_weights(tiny_loaders, optimi
     (eager_net, eager_loss, eager_accuracy), (fast_net, fast_loss, fast_accuracy) = runs
     for split in ("train", "valid"):
         assert fast_loss[split] == pytest.approx(eager_loss[split], abs=1e-5)
-    assert fast_accuracy == eager_accuracy
+        assert fast_accuracy[split] == pytest.approx(eager_accuracy[split], abs=1.5 / 200)   # a digit on the edge
     for eager_param, fast_param in zip(eager_net.parameters(), fast_net.parameters()):
         torch.testing.assert_close(fast_param, eager_param, rtol=1e-4, atol=1e-5)
 
@@ -76,8 +76,22 @@ def test_fast_dropout_drops_a_fraction_p_and_scales_the_rest():
     generators = [torch.Generator().manual_seed(seed) for seed in (0, 1)]
     (mask,) = helpers._dropout_masks(buffers, bits, 500, generators, 0.3)
     assert (mask == 0).float().mean().item() == pytest.approx(0.3, abs=0.01)
-    assert mask.unique().tolist() == pytest.approx([0.0, 1 / 0.7], rel=1e-4)
+    dropped, scale = helpers._dropout_words(0.3)   # p rounded to 16-bit marks: 19661 of 65536
+    assert dropped == 19661 and scale == 65536 / (65536 - 19661) == pytest.approx(1 / 0.7, rel=1e-4)
+    assert mask.unique().tolist() == [0.0, pytest.approx(scale, rel=1e-7)]
     assert not torch.equal(mask[0], mask[1])   # each net its own masks
+    # the backward pass scales by exactly what the masks carry; p next to 1 still leaves one mark in 65536 kept
+    assert helpers.StackedMLPs([fresh_net(dropout=0.3)]).keep_scale == scale
+    assert helpers._dropout_words(1 - 1e-9) == (65535, 65536.0)
+
+
+def test_dropout_masks_come_from_a_stream_of_their_own():
+    "A CPU generator keeps only a seed's low 32 bits: the masks' seed must differ there from the batch order's."
+    for seed in range(100):
+        assert helpers._dropout_seed(seed) % 2**32 != seed % 2**32
+    draws = [torch.empty(250, dtype=torch.int64).random_(-2**63, 2**63 - 1, generator=torch.Generator().manual_seed(seed))
+             for seed in (helpers._dropout_seed(0), 0)]
+    assert not torch.equal(*draws)
 
 
 def test_a_stacked_seed_trains_exactly_as_it_would_alone(tiny_loaders):
@@ -89,7 +103,9 @@ def test_a_stacked_seed_trains_exactly_as_it_would_alone(tiny_loaders):
     for seed, (net, loss_array, accuracy_array) in zip(seeds, together):
         alone, alone_loss, alone_accuracy = run(tiny_loaders, "fast", fresh_net(seed, dropout=0.2), seed=seed,
                                                 schedule="onecycle")
-        assert loss_array == alone_loss and accuracy_array == alone_accuracy
+        for split in ("train", "valid"):   # float rounding may differ with a slice's memory alignment, no more
+            assert loss_array[split] == pytest.approx(alone_loss[split], rel=1e-5)
+            assert accuracy_array[split] == pytest.approx(alone_accuracy[split], abs=1.5 / 200)
         for stacked_param, alone_param in zip(net.parameters(), alone.parameters()):
             torch.testing.assert_close(stacked_param, alone_param, rtol=0, atol=1e-6)
             assert stacked_param.is_contiguous() and stacked_param.untyped_storage().size() == alone_param.nbytes
@@ -119,6 +135,7 @@ def test_on_epoch_end_sees_the_current_weights_on_the_fast_engine(tiny_loaders):
     (dict(augment=lambda x: x), "augment"),
     (dict(precision="bfloat16"), "precision"),
     (dict(optimizer="adagrad", schedule="onecycle"), "adagrad"),
+    (dict(schedule="cosine"), "schedule"),
 ])
 def test_auto_falls_back_to_eager_where_fast_does_not_apply_and_fast_says_why(changes, reason):
     arguments = dict(loss_func="cross_entropy", optimizer="adam", schedule=None, augment=None,

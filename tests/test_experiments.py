@@ -2,6 +2,7 @@
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+import torch
 from matplotlib.container import BarContainer
 
 import helpers
@@ -91,8 +92,14 @@ def test_seeds_trained_together_match_each_seed_trained_alone(idx_root):
     together = helpers.seeded_runs(settings, (0, 1, 2), device="cpu")
     for seed, row in zip((0, 1, 2), together):
         _, alone = helpers.run_experiment(settings.replace(seed=seed), loaders)
-        assert row["seed"] == seed
-        assert (row["train acc"], row["valid acc"]) == (alone["train acc"], alone["valid acc"])
+        assert row["seed"] == seed   # within a digit: float rounding may differ with a slice's memory alignment
+        assert row["train acc"] == pytest.approx(alone["train acc"], abs=1.5 / 200)
+        assert row["valid acc"] == pytest.approx(alone["valid acc"], abs=1.5 / 50)
+    stacked = helpers.train_new_networks(settings, loaders, [0, 1, 2], progress=False)
+    for seed, (net, _, _) in zip((0, 1, 2), stacked):
+        alone, _, _ = helpers.train_new_network(settings.replace(seed=seed), loaders, progress=False)
+        for stacked_param, alone_param in zip(net.parameters(), alone.parameters()):
+            torch.testing.assert_close(stacked_param, alone_param, rtol=1e-4, atol=1e-5)
 
 
 def test_load_data_uses_the_settings_input_size(idx_root):
