@@ -272,6 +272,21 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
      "    return net, experiment_row(net, 0.0, loaders)", ["test_experiments"]),
     ("NaN inputs pass the finiteness check", "torch.isfinite(torch.stack(torch.aminmax(x))).all()",
      "torch.isfinite(x[:1]).all()", ["test_bad_input"]),
+    # section 10a: the digit pad
+    ("an oversized drawing is decoded", "if len(data_url) > len(DRAWING_PREFIX) + 4 * math.ceil(MAX_DRAWING_BYTES / 3):",
+     "if False:", ["test_digit_pad"]),
+    ("a blank pad shows a message", '    except ValueError:   # nothing drawn yet: a blank canvas\n        return [], None, ""',
+     '    except ValueError:   # nothing drawn yet: a blank canvas\n        return [], None, "blank"', ["test_digit_pad"]),
+    ("the pad's digit never updates",
+     "self.probabilities, self.digit, self.message = probabilities, digit, message",
+     "self.probabilities, self.digit, self.message = probabilities, None, message", ["test_digit_pad"]),
+    ("a replaced net reads nothing until the next picture", "            self._net = net\n            self._read()",
+     "            self._net = net", ["test_digit_pad"]),
+    ("without anywidget the pad does not say what to install",
+     'raise ImportError(f"DigitPad needs anywidget and ipywidgets>=7.6: pip install anywidget "',
+     'raise ImportError(f"DigitPad is unavailable "', ["test_digit_pad"]),
+    ("a finished progress bar stays a widget", "            if self._shown is not None:\n                self._shown.update(",
+     "            if False:\n                self._shown.update(", ["test_grading"]),
 ]
 
 

@@ -122,3 +122,31 @@ def test_the_device_can_be_chosen_by_an_environment_variable():
                             env={**os.environ, "MNIST_DEVICE": "cpu"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["cpu", "cpu"]
+
+
+def test_the_committed_notebook_carries_no_widgets():
+    """GitHub and nbviewer show a saved widget's first frame ('epochs: 0%'): the notebook saves text lines instead,
+    and no widget state. The one widget left is the digit pad, whose text says it is a live widget."""
+    notebook = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    assert "widgets" not in notebook["metadata"]
+    frozen = ["".join(output["data"].get("text/plain", "")) for cell in notebook["cells"]
+              for output in cell.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in output.get("data", {})]
+    assert frozen in ([], ["DigitPad: a live widget to draw a digit on (run the notebook to use it)"])
+
+
+def test_a_live_run_shows_a_widget_bar_that_leaves_a_line_of_text(tmp_path):
+    "In a kernel with ipywidgets the progress bar is a live widget; once it closes, one line of text replaces it."
+    pytest.importorskip("ipywidgets")
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+    source = (f"import sys\nsys.path.insert(0, {str(REPO)!r})\nimport helpers\n"
+              "bar = helpers.tqdm(range(3), desc='steps')\nprint(type(bar.container).__name__)\n"
+              "for _ in bar:\n    pass")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    NotebookClient(notebook, timeout=120, kernel_name="python3", store_widget_state=False,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = notebook.cells[0].outputs
+    assert any(output.get("text", "").strip().endswith("HBox") for output in outputs)   # the live bar: a widget
+    data = [output["data"] for output in outputs if "data" in output]
+    assert data and all("application/vnd.jupyter.widget-view+json" not in bundle for bundle in data)
+    assert data[0]["text/plain"].startswith("steps: 100%") and "3/3" in data[0]["text/plain"]
