@@ -30,11 +30,14 @@ def load_root_conftest():
 
 
 def checked_cells():
-    "(cell number from 1, cell) of every code cell whose outputs strict nbval compares."
+    """(cell number from 1, cell) of every code cell whose outputs strict nbval compares, by nbval's own reading of
+    its markers (a marker is a whole comment line: '# NBVAL_IGNORE_OUTPUT (why)' is no marker at all)."""
+    from nbval.plugin import find_comment_markers
     cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
     for number, cell in enumerate(cells, start=1):
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and not re.search(r"NBVAL_(IGNORE_OUTPUT|SKIP|RAISES_EXCEPTION)", source):
+        markers = dict(find_comment_markers("".join(cell["source"])))
+        if cell["cell_type"] == "code" and not (markers.get("check") is False or markers.get("skip")
+                                                 or markers.get("raises")):
             yield number, cell
 
 
