@@ -8,7 +8,6 @@ tracebacks point into the notebook.
 From a terminal: `python helpers.py --help`.
 """
 import argparse
-import dataclasses
 import json
 import linecache
 import sys

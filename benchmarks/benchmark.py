@@ -36,11 +36,12 @@ threads still spinning after scikit-learn's epoch slowed the next torch epoch by
 (decoding, normalising) is timed on its own.
 
 Also reported: (f) seeds trained together: three seeds of one network as one stack (h.train_together) against one
-after another on the same (fast) engine, medians of alternated runs; time to accuracy: training seconds until the network first reaches 98% test accuracy, checked
-after every epoch (test evaluation is left out of the clock; at most DEFAULT_RECIPE.epochs), for `train` and for the
-DataLoader loop (num_workers=0) with the same recipe (DEFAULT_RECIPE), each with its own input normalisation; peak memory (VmHWM, i.e. peak RSS) of a fresh
-subprocess that only imports, loads data and trains one epoch, each way. End to end against an earlier commit
-(`python helpers.py train`, strict nbval): benchmarks/against_baseline.py.
+after another on the same (fast) engine, medians of alternated runs; time to accuracy: training seconds until the
+network first reaches 98% test accuracy, checked after every epoch (test evaluation is left out of the clock; at most
+DEFAULT_RECIPE.epochs), for `train` and for the DataLoader loop (num_workers=0) with the same recipe (DEFAULT_RECIPE),
+each with its own input normalisation; peak memory (VmHWM, i.e. peak RSS) of a fresh subprocess that only imports,
+loads data and trains one epoch, each way. End to end against an earlier commit (`python helpers.py train`, strict
+nbval): benchmarks/against_baseline.py.
 """
 import argparse
 import contextlib
@@ -66,8 +67,9 @@ from torchvision import transforms
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT), str(Path(__file__).resolve().parent)]
-import helpers as h  # noqa: E402  (the notebook's functions; needs the repository root on sys.path)
 import references  # noqa: E402  (the peer references, beside this file)
+
+import helpers as h  # noqa: E402  (the notebook's functions; needs the repository root on sys.path)
 
 NO_OF_LAYERS, INPUT_DIM, NEURONS_PER_LAYER, DROPOUT = 2, 784, [100, 50, 10], 0.2
 LEARNING_RATE = 1e-3
@@ -267,8 +269,12 @@ def sklearn_epoch(data, batch_size, images):
     return time.perf_counter() - started
 
 
-def reference_epoch(kind, data, batch_size, images, built={}):
+_BUILT_REFERENCES = {}   # reference_epoch's cache, kept for the whole run: (kind, batch_size) -> reference
+
+
+def reference_epoch(kind, data, batch_size, images):
     "Seconds of one epoch of a peer reference (benchmarks/references.py), built once per batch size and kept."
+    built = _BUILT_REFERENCES
     key = (kind, batch_size)
     if key not in built:
         weights = [(layer.weight.detach().numpy().copy(), layer.bias.detach().numpy().copy())

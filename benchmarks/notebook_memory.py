@@ -34,7 +34,8 @@ def with_probes(notebook):
         cells.append(cell)
         if cell.cell_type == "code":
             cells.append(nbformat.v4.new_code_cell(PROBE))
-            first_line = next((line for line in cell.source.splitlines() if not line.startswith(("# NBVAL", "#| "))), "")
+            first_line = next((line for line in cell.source.splitlines()
+                               if not line.startswith(("# NBVAL", "#| "))), "")
             labels.append((number, first_line[:60]))
     probed.cells = cells
     return probed, labels

@@ -39,7 +39,10 @@ def confirm(changes, seeds, test):
         seconds.append(spent)
         print(f"  {label(changes)}, seed {seed}: valid {valid[-1]:.4f}" +
               (f", test {tested[-1]:.4f}" if test else "") + f", {spent:.1f} s", flush=True)
-    spread = lambda values: f"{statistics.mean(values):.4f} ± {statistics.stdev(values) if len(values) > 1 else 0:.4f}"
+
+    def spread(values):
+        return f"{statistics.mean(values):.4f} ± {statistics.stdev(values) if len(values) > 1 else 0:.4f}"
+
     return (f"| {label(changes)} | {spread(valid)} | {spread(tested) if test else '-'} | "
             f"{statistics.median(seconds):.1f} |")
 

@@ -3,10 +3,10 @@
 Recipe: a 784-2048-2048-10 MLP (helpers.init_network: Linear → ReLU → Dropout 0.1), SGD with Nesterov momentum
 under a one-cycle learning-rate schedule (peak 0.1, 110 epochs, batch 256), bfloat16 matrix products with float32
 weights, and every training batch freshly distorted (random affine + elastic, after Simard et al. 2003). If --minutes
-run out first (a busy CPU), training stops after that epoch and keeps its best-validation epoch. Hyperparameters were chosen on a
-validation split only (main()'s 50,000 / 10,000 split of the training images, seed 0; runs with --skip-test); the
-10,000-image test set is evaluated once, at the end, for this model only. The weights go to --out (weights_only-safe
-.pt) with a JSON card beside it.
+run out first (a busy CPU), training stops after that epoch and keeps its best-validation epoch. Hyperparameters were
+chosen on a validation split only (main()'s 50,000 / 10,000 split of the training images, seed 0; runs with
+--skip-test); the 10,000-image test set is evaluated once, at the end, for this model only. The weights go to --out
+(weights_only-safe .pt) with a JSON card beside it.
 
 Reproduce (from the repository root):
     MNIST_ROOT=../shared/mnist .venv/bin/python scripts/train_shipped_model.py
@@ -112,8 +112,8 @@ def machine_description():
                                       if flag.startswith(("avx", "amx", "fma")))
     except OSError:
         pass
-    return {"cpu": cpu_model or platform.processor() or platform.machine(), "cpu_vector_flags": vector_flags, "cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "platform": platform.platform()}
+    return {"cpu": cpu_model or platform.processor() or platform.machine(), "cpu_vector_flags": vector_flags,
+            "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform()}
 
 
 def parse_args(argv=None):
@@ -145,7 +145,8 @@ def parse_args(argv=None):
     parser.add_argument("--elastic-alpha", type=float, default=20.0, help="elastic strength, pixels (0: none)")
     parser.add_argument("--elastic-sigma", type=float, default=4.0, help="elastic smoothness, pixels")
     parser.add_argument("--minutes", type=float, default=15.0,
-                        help="training time limit: once past it (a busy CPU), stop after that epoch and keep the best epoch so far")
+                        help="training time limit: once past it (a busy CPU), stop after that epoch and keep the best "
+                             "epoch so far")
     parser.add_argument("--skip-test", action="store_true",
                         help="leave the test split alone (for runs that choose hyperparameters on validation)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -157,7 +158,8 @@ def parse_args(argv=None):
 
 def recipe_settings(args):
     "The notebook's Settings for this recipe: main()'s split and test size, the network and training from `args`."
-    loss = "cross_entropy" if args.label_smoothing == 0 else torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    loss = ("cross_entropy" if args.label_smoothing == 0
+            else torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing))
     return h.SETTINGS.replace(
         dataset_path=args.data, train_size=args.train_size, val_size=args.val_size, test_size=args.test_size,
         no_of_layers=len(args.hidden),

@@ -84,11 +84,10 @@ def test_a_phone_photo_with_an_exif_rotation_is_read_upright(tmp_path):
 
 
 def test_a_16_bit_png_keeps_its_levels(tmp_path):
-    faint = (digit_seven().astype(np.uint16) * 4)   # ink at 1020 of 65535: clipped to 255 in 8 bits it is solid
-    faint[faint == 0] = 100
-    Image.fromarray(faint).save(tmp_path / "deep.png")   # uint16: mode I;16
+    deep = (digit_seven().astype(np.uint16) // 255) * 39_000 + 1_000   # every level above 255: 8 bits clip all to white
+    Image.fromarray(deep).save(tmp_path / "deep.png")   # uint16: mode I;16
     pixels = helpers.read_image(tmp_path / "deep.png")
-    assert pixels.max() == 1020 and pixels.min() == 100
+    assert pixels.max() == pytest.approx(40_000 / 257) and pixels.min() == pytest.approx(1_000 / 257)   # not rounded
     assert np.abs(helpers.image_to_mnist(pixels) - helpers.image_to_mnist(digit_seven())).mean() < 0.02
 
 
@@ -118,6 +117,59 @@ def test_image_folders_keep_the_shape_of_non_square_images(tmp_path):
     images, _ = helpers.read_image_folder(tmp_path / "train")
     rows = np.nonzero(images[0].numpy().max(axis=1) > 0)[0]
     assert images.shape == (1, 28, 28) and len(rows) <= 6   # half the bar's height: the aspect ratio is kept
+
+
+def folder_images(tmp_path, files):
+    "read_image_folder's images of `files` {name: PIL image}, all saved under digit 7."
+    (tmp_path / "7").mkdir(parents=True)
+    for name, image in files.items():
+        image.save(tmp_path / "7" / name)
+    images, _ = helpers.read_image_folder(tmp_path)
+    return dict(zip(sorted(files), images.numpy().astype(np.int64)))
+
+
+def test_training_folders_decode_images_as_predict_image_does(tmp_path):
+    ink = digit_seven()
+    page = np.zeros((28, 84), np.uint8)
+    page[:, 28:56] = ink   # the digit in the middle of a wide page
+    read = folder_images(tmp_path, {
+        "a_plain.png": Image.fromarray(ink),
+        "b_16_bit.png": Image.fromarray(ink.astype(np.uint16) * 257),   # levels 0-65535
+        "c_alpha.png": Image.fromarray(np.stack([np.zeros_like(ink)] * 3 + [ink], axis=2)),   # black ink in alpha
+        "d_wide.png": Image.fromarray(page),
+        "e_large.png": Image.fromarray(255 - digit_seven(112)),   # black on white, four times larger
+    })
+    assert np.array_equal(read["b_16_bit.png"], read["a_plain.png"])   # 28x28 images are taken as they are
+    assert np.array_equal(read["c_alpha.png"], read["a_plain.png"])
+    mnist_form = np.round(helpers.image_to_mnist(ink) * 255)   # other sizes: brought to MNIST's form
+    for name in ("d_wide.png", "e_large.png"):
+        assert np.abs(read[name] - mnist_form).mean() < 8, name
+
+
+def test_a_blank_image_in_a_training_folder_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match=r"7[/\\]blank.png: no digit found"):
+        folder_images(tmp_path, {"blank.png": Image.fromarray(np.full((40, 40), 255, np.uint8))})
+
+
+def test_a_channel_first_array_is_read_as_the_image_it_is():
+    ink = digit_seven()
+    expected = helpers.image_to_mnist(ink)
+    for array in (ink[None], np.stack([ink] * 3), torch.from_numpy(ink)[None].float() / 255):
+        assert np.abs(helpers.image_to_mnist(array) - expected).mean() < 0.01
+
+
+def test_entry_points_refuse_what_they_cannot_use_by_name(net, tmp_path):
+    Image.fromarray(digit_seven()).save(tmp_path / "seven.png")
+    with pytest.raises(ValueError, match=r"net must be a network .* got NoneType"):
+        helpers.predict_image(tmp_path / "seven.png", None)
+    with pytest.raises(ValueError, match=r"path must be a folder .* got None"):
+        helpers.loadDataset(None, 10, 10, 10, 8)
+    with pytest.raises(ValueError, match=r"image_size must be an integer >= 1, got 0"):
+        helpers.Preprocessing(image_size=0)
+    empty_x, empty_y = torch.zeros(0, 784), torch.zeros(0, dtype=torch.long)
+    for scoring in (helpers.evaluate, helpers.score):
+        with pytest.raises(ValueError, match=r"x and y must hold the same number of examples, at least one; got 0"):
+            scoring(net, empty_x, empty_y)
 
 
 def test_an_empty_folder_is_refused_by_name(net, tmp_path):
@@ -153,7 +205,8 @@ def train_with(net, **changes):
     (dict(learning_rate=True), "learning_rate must be a number above 0, got True"),
     (dict(learning_rate=0), "learning_rate must be a number above 0, got 0"),
     (dict(train_set_y=torch.arange(39) % 10), "train_set_x and train_set_y must hold the same, non-zero number"),
-    (dict(valid_set_x=data()[0][:0], valid_set_y=data()[1][:0]), "valid_set_x and valid_set_y must hold the same, non-zero"),
+    (dict(valid_set_x=data()[0][:0], valid_set_y=data()[1][:0]),
+     "valid_set_x and valid_set_y must hold the same, non-zero"),
     (dict(learning_rate=float("nan")), "learning_rate must be a number above 0"),
     (dict(learning_rate="0.1"), "learning_rate must be a number above 0"),
 ])
@@ -170,7 +223,8 @@ def test_training_accepts_numpy_arrays_and_numbers(net):
 
 
 def test_a_diverging_run_is_stopped_and_says_so(net):
-    with pytest.raises(FloatingPointError, match=r"training diverged: the loss rose from .* try a smaller learning_rate"):
+    with pytest.raises(FloatingPointError,
+                       match=r"training diverged: the loss rose from .* try a smaller learning_rate"):
         train_with(net, learning_rate=1e6, training_epochs=3)
 
 
@@ -252,7 +306,8 @@ def png_claiming(path, width, height):
 @pytest.mark.parametrize("side", [10_000, 50_000])   # PIL warns above 89 M pixels and refuses above 179 M
 def test_an_image_claiming_an_enormous_size_is_refused_by_name(net, tmp_path, side):
     bomb = png_claiming(tmp_path / "bomb.png", side, side)
-    with pytest.raises(ValueError, match=rf"cannot read '.*bomb.png' as an image \(Image size \({side * side} pixels\)"):
+    with pytest.raises(ValueError,
+                       match=rf"cannot read '.*bomb.png' as an image \(Image size \({side * side} pixels\)"):
         helpers.predict_image(bomb, net)
 
 
@@ -286,7 +341,8 @@ def test_a_gzip_stream_corrupt_in_the_middle_is_refused_by_name(gz_root):
 
 # ---------------------------------------------------------------- sizes that would ask for terabytes
 
-needs_sysconf = pytest.mark.skipif(not hasattr(os, "sysconf"), reason="the memory check reads os.sysconf (not on Windows)")
+needs_sysconf = pytest.mark.skipif(not hasattr(os, "sysconf"),
+                                   reason="the memory check reads os.sysconf (not on Windows)")
 
 
 @needs_sysconf

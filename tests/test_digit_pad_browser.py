@@ -2,8 +2,9 @@
 
 For each front end: start the server (random port and token), open a small notebook that shows DigitPad for the
 shipped model, run it, draw a 1, a 0 and a 7 with the mouse and a 1 with touch events, wait for the pad to read each,
-press Clear, and fail on any error the page reports from the pad (the front ends' own start-up noise aside). Needs Debian's chromium (`.ci/run` installs it) and the playwright
-package (requirements-dev.txt); skipped with the reason where either is missing, except in CI, where it fails.
+press Clear, and fail on any error the page reports from the pad (the front ends' own start-up noise aside). Needs
+Debian's chromium (`.ci/run` installs it) and the playwright package (requirements-dev.txt); skipped with the reason
+where either is missing, except in CI, where it fails.
 DIGIT_PAD_SCREENSHOT=path.png saves a screenshot of the pad reading the 7 in JupyterLab (the notebook shows it).
 """
 import json
@@ -66,8 +67,9 @@ def server(request, tmp_path):
     front_end, port, token = request.param, free_port(), secrets.token_hex(16)
     pad_notebook(tmp_path)
     app = "LabApp" if front_end == "lab" else "JupyterNotebookApp"
-    environment = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "IPYTHONDIR": str(tmp_path / "ipython"),
-                   "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "MPLBACKEND": "Agg"}
+    environment = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+                   "IPYTHONDIR": str(tmp_path / "ipython"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+                   "MPLBACKEND": "Agg"}
     command = [sys.executable, "-m", "jupyter", front_end, "--no-browser", "--allow-root", "--ip=127.0.0.1",
                f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
                f"--{app}.expose_app_in_browser=True"]
@@ -80,9 +82,10 @@ def server(request, tmp_path):
             try:
                 urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
                 break
-            except OSError:
+            except OSError as error:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the Jupyter server did not start:\n{(tmp_path / 'server.log').read_text()}")
+                    raise RuntimeError(
+                        f"the Jupyter server did not start:\n{(tmp_path / 'server.log').read_text()}") from error
                 time.sleep(0.5)
         yield front_end, base, token
     finally:
@@ -122,7 +125,8 @@ def draw_with_touch(page, canvas, stroke):
     points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
     steps = [points[0]] + [(a[0] + (b[0] - a[0]) * i / 8, a[1] + (b[1] - a[1]) * i / 8)
                            for a, b in zip(points, points[1:]) for i in range(1, 9)]
-    session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": steps[0][0], "y": steps[0][1]}]})
+    session.send("Input.dispatchTouchEvent",
+                 {"type": "touchStart", "touchPoints": [{"x": steps[0][0], "y": steps[0][1]}]})
     for x, y in steps[1:]:
         session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
     session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})

@@ -89,7 +89,8 @@ def test_dropout_masks_come_from_a_stream_of_their_own():
     "A CPU generator keeps only a seed's low 32 bits: the masks' seed must differ there from the batch order's."
     for seed in range(100):
         assert helpers._dropout_seed(seed) % 2**32 != seed % 2**32
-    draws = [torch.empty(250, dtype=torch.int64).random_(-2**63, 2**63 - 1, generator=torch.Generator().manual_seed(seed))
+    draws = [torch.empty(250, dtype=torch.int64).random_(-2**63, 2**63 - 1,
+                                                         generator=torch.Generator().manual_seed(seed))
              for seed in (helpers._dropout_seed(0), 0)]
     assert not torch.equal(*draws)
 

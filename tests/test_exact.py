@@ -88,7 +88,10 @@ def test_precision_and_recall_on_a_hand_made_confusion():
     y_true = torch.tensor([0, 0, 0, 0, 1, 1] + list(range(2, 10)))
     y_pred = torch.tensor([0, 0, 0, 1, 1, 1] + list(range(2, 10)))   # one 0 called 1
     report = helpers.report_metrics(y_true, y_pred)["report"]
-    row = lambda digit: [float(value) for value in re.search(rf"^\s+{digit}\s+(\S+)\s+(\S+)", report, re.M).groups()]
+
+    def row(digit):
+        return [float(value) for value in re.search(rf"^\s+{digit}\s+(\S+)\s+(\S+)", report, re.M).groups()]
+
     assert row(0) == [1.0, 0.75]             # every predicted 0 is a 0; three of four 0s found
     assert row(1) == [pytest.approx(2 / 3, abs=1e-4), 1.0]
 

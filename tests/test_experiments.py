@@ -46,7 +46,8 @@ def test_input_size_verdict_keeps_28_when_it_ties_and_names_the_worse_sizes():
         ("baseline", "defaults"): [0.960, 0.962, 0.964],
         ("input size", "14"): [0.940, 0.941, 0.942], ("input size", "32"): [0.961, 0.963, 0.965]}))
     verdict = helpers.input_size_verdict(table, 28)
-    assert verdict.startswith("Input size: sizes [28, 32] are within noise of the best (32), [14] fall short of it beyond the noise")
+    assert verdict.startswith("Input size: sizes [28, 32] are within noise of the best (32), "
+                              "[14] fall short of it beyond the noise")
     assert "28x28 is kept" in verdict
 
 
@@ -54,7 +55,8 @@ def test_input_size_verdict_picks_a_size_that_beats_28():
     table = helpers.spread_table(runs_table({
         ("baseline", "defaults"): [0.940, 0.941, 0.942], ("input size", "20"): [0.960, 0.961, 0.962]}))
     verdict = helpers.input_size_verdict(table, 28)
-    assert "[28] fall short of it beyond the noise" in verdict and "20x20 is the screen's candidate; main() keeps 28x28" in verdict
+    assert ("[28] fall short of it beyond the noise" in verdict
+            and "20x20 is the screen's candidate; main() keeps 28x28" in verdict)
 
 
 def test_describe_labels_changes():
@@ -117,7 +119,8 @@ def test_run_experiment_measures_each_accuracy_on_its_own_split(idx_root):
 
 
 def test_plot_spread_draws_each_spread_as_an_error_bar():
-    table = helpers.spread_table(runs_table({("baseline", "d"): [0.90, 0.92, 0.94], ("dropout", "0.5"): [0.80, 0.81, 0.82],
+    table = helpers.spread_table(runs_table({("baseline", "d"): [0.90, 0.92, 0.94],
+                                             ("dropout", "0.5"): [0.80, 0.81, 0.82],
                                              ("dropout", "0.2"): [0.91, 0.91, 0.91]}))
     figure = helpers.plot_spread(table, "defaults")
     bars = next(container for container in figure.axes[0].containers if isinstance(container, BarContainer))
@@ -140,4 +143,5 @@ def test_input_size_verdict_claims_no_saving_for_a_larger_default():
     table = helpers.spread_table(runs_table({("baseline", "defaults"): [0.960, 0.962, 0.964],
                                              ("input size", "28"): [0.960, 0.961, 0.962]}))
     verdict = helpers.input_size_verdict(table, 32)
-    assert "32x32 is kept: no size beats it beyond the noise, and it feeds the first layer 1024 inputs instead of 784." in verdict
+    assert ("32x32 is kept: no size beats it beyond the noise, "
+            "and it feeds the first layer 1024 inputs instead of 784.") in verdict

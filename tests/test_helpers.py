@@ -20,7 +20,8 @@ def test_exports_the_assignment_functions():
 
 def test_only_cells_marked_export_run(tmp_path):
     cells = json.loads(helpers.NOTEBOOK.read_text())["cells"]
-    unmarked = [cell for cell in cells if cell["cell_type"] == "code" and not "".join(cell["source"]).startswith("#| export\n")]
+    unmarked = [cell for cell in cells
+                if cell["cell_type"] == "code" and not "".join(cell["source"]).startswith("#| export\n")]
     assert unmarked, "the notebook has cells that train and plot"
     assert not hasattr(helpers, "train_loader")   # made by an unmarked cell that loads the data
     assert not hasattr(helpers, "IN_COLAB")       # made by the unmarked set-up cell

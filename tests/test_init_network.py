@@ -83,8 +83,13 @@ def test_moves_to_the_gpu_when_one_exists():
 def test_resolve_device_choices():
     assert helpers.resolve_device(False) == torch.device("cpu")
     assert helpers.resolve_device("cpu") == torch.device("cpu")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")   # "auto" never warns: it only picks what exists
-        assert helpers.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="device must be"):
         helpers.resolve_device("quantum")
+
+
+@pytest.mark.parametrize("has_cuda", [False, True])
+def test_auto_picks_a_gpu_exactly_where_there_is_one_and_never_warns(monkeypatch, has_cuda):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: has_cuda)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # "auto" only picks what exists
+        assert helpers.resolve_device("auto") == torch.device("cuda" if has_cuda else "cpu")

@@ -219,19 +219,20 @@ def test_real_mnist_layout(mnist_root):
     assert train.x.var(unbiased=False).item() == pytest.approx(0.5, rel=1e-4)
 
 
-def test_the_same_data_asked_again_shares_its_tensors(idx_root):
+def test_each_call_loads_its_own_data_the_same_way(idx_root):
     first = helpers.loadDataset(idx_root, 150, 50, 20, 32, device="cpu")
-    again = helpers.loadDataset(idx_root, 150, 50, 20, 64, device="cpu")   # another batch size: same data
-    given = helpers.loadDataset(idx_root, 150, 50, 20, 32, device="cpu", preprocessing=first[0].preprocessing)
-    assert all(a.x is b.x is c.x for a, b, c in zip(first, again, given))
+    again = helpers.loadDataset(idx_root, 150, 50, 20, 64, device="cpu")   # another batch size: the same data
+    assert all(torch.equal(a.x, b.x) and a.x is not b.x for a, b in zip(first, again))   # no state shared
+    first[0].x.zero_()   # a caller's change to one call's data leaves the next call's alone
+    assert not torch.equal(helpers.loadDataset(idx_root, 150, 50, 20, 32, device="cpu")[0].x, first[0].x)
     assert again[0].batch_size == 64 and len(again[0]) == 3
     other = helpers.Preprocessing(28, mean=0.5, std=0.25)
     renormalised = helpers.loadDataset(idx_root, 150, 50, 20, 32, device="cpu", preprocessing=other)
-    assert renormalised[0].preprocessing == other and not torch.equal(renormalised[0].x, first[0].x)
+    assert renormalised[0].preprocessing == other and not torch.equal(renormalised[0].x, again[0].x)
     refitted = helpers.loadDataset(idx_root, 150, 50, 20, 32, device="cpu")   # fitted again, not `other`
-    assert refitted[0].preprocessing == first[0].preprocessing and torch.equal(refitted[0].x, first[0].x)
+    assert refitted[0].preprocessing == again[0].preprocessing and torch.equal(refitted[0].x, again[0].x)
     resplit = helpers.loadDataset(idx_root, 150, 50, 20, 32, device="cpu", seed=1)
-    assert not torch.equal(resplit[0].y, first[0].y)
+    assert not torch.equal(resplit[0].y, again[0].y)
 
 
 def test_preprocessing_scales_then_normalises_with_its_own_figures():

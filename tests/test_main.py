@@ -25,9 +25,7 @@ def test_parameters_follow_the_assignment_order_and_defaults():
     # an input left out comes from SETTINGS when main is called
     assert all(parameters[name].default is None for name in ASSIGNMENT_ORDER)
     assert helpers.SETTINGS.is_training is False and helpers.SETTINGS.visualize_results is False
-    # by default a GPU exactly where there is one (MNIST_DEVICE, unset here, would override it)
-    default_device = helpers.resolve_device(helpers.SETTINGS.use_gpu)
-    assert default_device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert helpers.SETTINGS.use_gpu == "auto"   # a GPU exactly where there is one (MNIST_DEVICE, unset here)
 
 
 def test_settings_are_read_when_main_is_called(idx_root, tmp_path, monkeypatch):
@@ -51,7 +49,8 @@ def test_unknown_settings_are_refused_by_name(idx_root, tmp_path):
 def test_training_run_reports_and_saves(idx_root, tmp_path, capsys):
     results = tiny_main(idx_root, tmp_path / "model.pt", is_training=True)
     printed = capsys.readouterr().out
-    assert f"Name: {helpers.SETTINGS.student_name}" in printed and f"Roll number: {helpers.SETTINGS.roll_number}" in printed
+    assert (f"Name: {helpers.SETTINGS.student_name}" in printed
+            and f"Roll number: {helpers.SETTINGS.roll_number}" in printed)
     for parameter in ("learning_rate", "optimizer", "neurons_per_layer", "dropout", "training_epochs", "batch_size"):
         assert parameter in printed
     assert "Confusion matrix" in printed and "f1_macro" in printed
@@ -101,3 +100,25 @@ def test_visualize_results_saves_the_figures(idx_root, tmp_path):
               figures_dir=tmp_path / "figures")
     assert {"curves.png", "confusion_matrix.png", "f1.png", "samples.png"} <= {
         path.name for path in (tmp_path / "figures").iterdir()}
+
+
+def test_main_trains_and_scores_on_the_data_it_is_handed(idx_root, tmp_path, monkeypatch):
+    data = helpers.loadDataset(idx_root, 200, 50, 100, 32, device="cpu")
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("main loaded data although it was handed some")
+
+    monkeypatch.setattr(helpers, "loadDataset", no_loading)
+    results = tiny_main(idx_root, tmp_path / "model.pt", is_training=True, data=data)
+    assert results["test"]["accuracy"] == helpers.score(results["net"], data[2].x, data[2].y)["accuracy"]
+    with pytest.raises(ValueError,
+                       match=r"data must be loadDataset's \(train, valid, test\) loaders with \(200, 60, 100\)"):
+        tiny_main(idx_root, tmp_path / "other.pt", is_training=True, val_size=60, data=data)
+
+
+def test_main_reports_the_loss_the_network_was_trained_with(idx_root, tmp_path):
+    results = tiny_main(idx_root, tmp_path / "model.pt", is_training=True, loss_func="multi_margin")
+    data = helpers.loadDataset(idx_root, 200, 50, 100, 32, device="cpu")
+    margin = helpers.score(results["net"], data[1].x, data[1].y, "multi_margin")["loss"]
+    cross_entropy = helpers.score(results["net"], data[1].x, data[1].y)["loss"]
+    assert results["valid"]["loss"] == pytest.approx(margin) and margin != pytest.approx(cross_entropy)

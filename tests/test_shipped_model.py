@@ -3,10 +3,10 @@ import json
 
 import pytest
 import torch
+from test_predict_image import SHIPPED
 from torch import nn
 
 import helpers
-from test_predict_image import SHIPPED
 
 
 def test_is_a_small_plain_data_file_with_a_readable_card():

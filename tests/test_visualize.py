@@ -55,14 +55,37 @@ def test_visualize_without_history_skips_the_curves(trained, tmp_path):
     assert not (tmp_path / "curves.png").exists() and (tmp_path / "confusion_matrix.png").exists()
 
 
-def test_mistakes_figure_shows_the_most_confident_wrong_predictions(trained):
-    net, _, _, test = trained
-    figure = helpers.plot_predictions(test.x[:4], test.y[:4], (test.y[:4] + 1) % 10,
-                                      torch.full((4, 10), 0.1), "four wrong")
-    titles = [axis.get_title() for axis in figure.axes if axis.get_title()]
-    colors = [axis.title.get_color() for axis in figure.axes if axis.get_title()]
-    assert len(titles) == 4 and set(colors) == {"red"}
-    assert titles[0] == f"{(int(test.y[0]) + 1) % 10} (0.10) / {int(test.y[0])}"
+def test_mistakes_figure_shows_the_most_confident_wrong_predictions(monkeypatch):
+    # a network whose logit k is pixel k: image i predicts digit i % 10 with a confidence that grows with i
+    net = helpers.init_network(1, 784, [10, 10], 0.0, device="cpu")
+    first, last = [layer for layer in net.modules() if isinstance(layer, torch.nn.Linear)]
+    with torch.no_grad():
+        for layer in (first, last):
+            layer.weight.zero_(), layer.bias.zero_()
+        first.weight[:, :10] = torch.eye(10)
+        last.weight.copy_(torch.eye(10))
+    x = torch.zeros(12, 784)
+    x[torch.arange(12), torch.arange(12) % 10] = torch.arange(12, dtype=torch.float32) / 2
+    y = torch.arange(12) % 10
+    y[[2, 5, 9, 11]] = 0   # four mistakes (image 0 predicts 0: right)
+    shown = {}
+    monkeypatch.setattr(helpers, "plot_predictions", lambda x, y_true, y_pred, probabilities, title, **_:
+                        shown.setdefault(title.split()[0], (x, y_true, y_pred, probabilities)) and plt.figure())
+    helpers.visualize(None, None, net, x, y, n_samples=3, show=False)
+    images, y_true, y_pred, probabilities = shown["The"]   # "The most confident of 4 mistakes"
+    order = [11, 9, 5]   # the three most confident mistakes, most confident first
+    assert torch.equal(images, x[order]) and y_true.tolist() == [0, 0, 0] and y_pred.tolist() == [1, 9, 5]
+    assert probabilities[:, y_pred].diagonal().diff().le(0).all()
+
+
+def test_prediction_titles_say_predicted_probability_and_truth_with_mistakes_in_red():
+    y_true, y_pred = torch.tensor([3, 4, 5]), torch.tensor([3, 9, 5])
+    probabilities = torch.full((3, 10), 0.05)
+    probabilities[[0, 1, 2], y_pred] = torch.tensor([0.9, 0.6, 0.7])
+    figure = helpers.plot_predictions(torch.zeros(3, 784), y_true, y_pred, probabilities, "three")
+    titled = [axis for axis in figure.axes if axis.get_title()]
+    assert [axis.get_title() for axis in titled] == ["3 (0.90) / 3", "9 (0.60) / 4", "5 (0.70) / 5"]
+    assert [axis.title.get_color() for axis in titled] == ["black", "red", "black"]
 
 
 def test_confusion_heatmap_annotates_the_counts():
