@@ -8,6 +8,7 @@ tracebacks point into the notebook.
 From a terminal: `python helpers.py --help`.
 """
 import argparse
+import ast
 import json
 import linecache
 import sys
@@ -34,12 +35,36 @@ def _run_exported_cells(namespace, notebook=NOTEBOOK):
         exec(compile(source, filename, "exec"), namespace)
 
 
+def _public_names(notebook=NOTEBOOK):
+    """What `from helpers import *` gives: the names the exported cells define (def, class, assignment) without a
+    leading underscore, in notebook order; a module's fallback binding (`anywidget = None`) is not one."""
+    imported, defined = set(), []
+
+    def visit(statements):
+        for node in statements:
+            if isinstance(node, (ast.If, ast.Try)):   # definitions made only on one branch still count
+                visit(node.body + node.orelse + [line for handler in getattr(node, "handlers", []) for line in
+                                                 handler.body] + getattr(node, "finalbody", []))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                imported.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.append(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                defined.extend(target.id for target in targets if isinstance(target, ast.Name))
+
+    for _, source in exported_cells(notebook):
+        visit(ast.parse(source).body)
+    return list(dict.fromkeys(name for name in defined if not name.startswith("_") and name not in imported))
+
+
 _run_exported_cells(globals())
+__all__ = [*_public_names(), "settings_options"]   # and this file's one: a command line from Settings
 
 
-def _add_settings_options(parser, defaults):
-    "One option per field of the notebook's Settings, its default taken from `defaults`."
-    for name in SETTING_NAMES:
+def settings_options(parser, defaults):
+    "Add to an argparse `parser` one option per field of the notebook's Settings, its default taken from `defaults`."
+    for name in _SETTING_NAMES:
         if name == "is_training":   # the command says it: train or test
             continue
         default, flag = getattr(defaults, name), "--" + name.replace("_", "-")
@@ -60,7 +85,8 @@ def _command_line(argv=None):
     for name, help_text in (("train", "train a network with main() and save it (to <runs-dir>/mnist_mlp.pt unless "
                                       "--model-path says otherwise)"),
                             ("test", "load a saved model (--model-path) and report its metrics with main()")):
-        _add_settings_options(commands.add_parser(name, help=help_text), SETTINGS)
+        settings_options(commands.add_parser(name, help=help_text), SETTINGS)
+    commands.choices["train"].set_defaults(model_path=None)   # main() decides: <runs-dir>/mnist_mlp.pt
     args = vars(parser.parse_args(argv))
     command = args.pop("command")
     try:
@@ -74,13 +100,11 @@ def _run_command(command, args):
     if command == "predict":
         images = args["images"] if len(args["images"]) > 1 else args["images"][0]   # one folder: its images
         table = predict_image(images, load_network(args["model"], device="cpu"))
-        for row in [table] if isinstance(table, dict) else table.to_dict("records"):
+        for row in table.to_dict("records"):
             print(f"{row['source']}: {row['digit']} (p = {row['probability']:.3f})")
     else:
         args["is_training"] = command == "train"
-        if command == "train" and args["model_path"] == SETTINGS.model_path:
-            del args["model_path"]   # main() then saves under runs_dir: the shipped model is never overwritten
-        figures_dir = Path(args["runs_dir"]) / f"{Path(args.get('model_path', 'mnist_mlp')).stem}_figures"
+        figures_dir = Path(args["runs_dir"]) / f"{Path(args['model_path'] or 'mnist_mlp').stem}_figures"
         main(**args, show=False, figures_dir=figures_dir if args["visualize_results"] else None)
 
 

@@ -17,7 +17,7 @@ scikit-learn's own MLP) with Adam (lr 1e-3) and cross-entropy on the same 50,000
 `loadDataset` draws), for one epoch:
 
 (a) this project's `train`, on the tensors `loadDataset` prepared once, with each engine: 'auto' (the fast engine
-    of the notebook's section 3a) and 'eager' (train_one_epoch's autograd loop). Each figure is the second epoch of a
+    of the notebook's section 3a) and 'eager' (_train_one_epoch's autograd loop). Each figure is the second epoch of a
     two-epoch `train` call, timed by its on_epoch_end hook as a user's code would see it, with 1,000 validation images
     scored after the epoch (the other methods validate nothing).
 (b) the usual pipeline: torchvision.datasets.MNIST + ToTensor + Normalize((0.1307,), (0.3081,)), a Subset of the same
@@ -38,7 +38,7 @@ threads still spinning after scikit-learn's epoch slowed the next torch epoch by
 Also reported: (f) seeds trained together: three seeds of one network as one stack (h.train_together) against one
 after another on the same (fast) engine, medians of alternated runs; time to accuracy: training seconds until the
 network first reaches 98% test accuracy, checked after every epoch (test evaluation is left out of the clock; at most
-DEFAULT_RECIPE.epochs), for `train` and for the DataLoader loop (num_workers=0) with the same recipe (DEFAULT_RECIPE),
+RACE.training_epochs), for `train` and for the DataLoader loop (num_workers=0) with the same recipe (RACE),
 each with its own input normalisation; peak memory (VmHWM, i.e. peak RSS) of a fresh subprocess that only imports,
 loads data and trains one epoch, each way. End to end against an earlier commit (`python helpers.py train`, strict
 nbval): benchmarks/against_baseline.py.
@@ -55,7 +55,7 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -71,8 +71,9 @@ import references  # noqa: E402  (the peer references, beside this file)
 
 import helpers as h  # noqa: E402  (the notebook's functions; needs the repository root on sys.path)
 
-NO_OF_LAYERS, INPUT_DIM, NEURONS_PER_LAYER, DROPOUT = 2, 784, [100, 50, 10], 0.2
-LEARNING_RATE = 1e-3
+NETWORK = h.SETTINGS.replace(  # the assignment's example network, and how every timed epoch trains it
+    no_of_layers=2, neurons_per_layer=[100, 50, 10], dropout=0.2, image_size=28, loss_func="cross_entropy",
+    optimizer="adam", learning_rate=1e-3)
 TRAIN_IMAGES, QUICK_TRAIN_IMAGES, WARM_UP_IMAGES = h.SETTINGS.train_size, 1_000, 2_000   # main()'s split
 VALID_IMAGES, TEST_IMAGES = h.SETTINGS.val_size, h.SETTINGS.test_size
 TARGET_ACCURACY = 0.98
@@ -90,19 +91,11 @@ SKLEARN = "(c) scikit-learn MLPClassifier"
 TABLE_HEADER = "| method | batch size | median seconds | ratio to (a) |"
 
 
-@dataclass(frozen=True)
-class Recipe:
-    "How the time-to-accuracy race trains: Adam at `learning_rate`, `batch_size`, `schedule` over at most `epochs`."
-    learning_rate: float
-    batch_size: int
-    schedule: str | None
-    epochs: int
-
-
 # From a search over Adam lr 1e-3, 2e-3, 3e-3, batch 64, 128, 256, schedule None (never reached 98% within 30 epochs)
 # or OneCycle over 10, 15, 20 or 25 epochs: the fastest recipe that took train to 98% for each of seeds 0, 1 and 2 with
 # epochs to spare (OneCycle over 15 epochs at batch 128 is as fast when it gets there, but ends at 97.9-98.1%).
-DEFAULT_RECIPE = Recipe(learning_rate=3e-3, batch_size=256, schedule="onecycle", epochs=20)
+RACE = NETWORK.replace(learning_rate=3e-3, batch_size=256, schedule="onecycle", training_epochs=20)   # time to 98%
+RACE_FIELDS = ("learning_rate", "batch_size", "schedule", "training_epochs")
 
 
 # ---------------------------------------------------------------- machine
@@ -183,7 +176,8 @@ def load_data(root, train_images):
 def new_network(seed=0):
     "The assignment's network, initialised from `seed`, on the CPU."
     torch.manual_seed(seed)
-    return h.init_network(NO_OF_LAYERS, INPUT_DIM, NEURONS_PER_LAYER, DROPOUT, device="cpu")
+    return h.init_network(NETWORK.no_of_layers, NETWORK.image_size ** 2, NETWORK.neurons_per_layer, NETWORK.dropout,
+                          device="cpu")
 
 
 def project_epoch(data, batch_size, images, engine="auto", net=None):
@@ -192,8 +186,9 @@ def project_epoch(data, batch_size, images, engine="auto", net=None):
     net = new_network() if net is None else net
     ends = [time.perf_counter()]
     h.train(net, data.project_train.x[:images], data.project_train.y[:images], data.project_valid.x[:VALID_PER_EPOCH],
-            data.project_valid.y[:VALID_PER_EPOCH], LEARNING_RATE, 2, "cross_entropy", "adam", batch_size=batch_size,
-            progress=False, engine=engine, on_epoch_end=lambda *_: ends.append(time.perf_counter()))
+            data.project_valid.y[:VALID_PER_EPOCH], NETWORK.learning_rate, 2, "cross_entropy", "adam",
+            batch_size=batch_size, progress=False, engine=engine,
+            on_epoch_end=lambda *_: ends.append(time.perf_counter()))
     return ends[2] - ends[1]
 
 
@@ -220,8 +215,9 @@ def compiled_versus_eager(data, batch_size, images, repeats):
 
 def optimizer_switches():
     "How each side's Adam is implemented: {method: 'foreach=..., fused=...'} (same algorithm, lr and defaults)."
-    project = h.make_optimizer("adam", new_network(), LEARNING_RATE)   # the eager engine's; the fast one: fused too
-    usual = torch.optim.Adam(new_network().parameters(), lr=LEARNING_RATE)
+    # the eager engine's; the fast one's is fused too
+    project = h._make_optimizer("adam", new_network(), NETWORK.learning_rate)
+    usual = torch.optim.Adam(new_network().parameters(), lr=NETWORK.learning_rate)
     return {label: ", ".join(f"{name}={optimizer.defaults.get(name)}" for name in ("foreach", "fused"))
             for label, optimizer in ((REFERENCE, project), ("(b) DataLoader loop", usual))}
 
@@ -247,7 +243,7 @@ def usual_train_epoch(net, loader, optimizer, scheduler=None):
 def dataloader_epoch(data, batch_size, images, num_workers):
     "Seconds for one pytorch/examples-style epoch over a DataLoader of the first `images` training images."
     net = new_network()
-    optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
+    optimizer = torch.optim.Adam(net.parameters(), lr=NETWORK.learning_rate)
     subset = Subset(data.usual_train.dataset, data.usual_train.indices[:images])
     started = time.perf_counter()
     usual_train_epoch(net, usual_loader(subset, batch_size, num_workers), optimizer)
@@ -260,7 +256,7 @@ def sklearn_epoch(data, batch_size, images):
     from sklearn.neural_network import MLPClassifier
     x = data.project_train.x[:images].numpy()
     y = data.project_train.y[:images].numpy()
-    model = MLPClassifier(hidden_layer_sizes=(100, 50), solver="adam", learning_rate_init=LEARNING_RATE,
+    model = MLPClassifier(hidden_layer_sizes=(100, 50), solver="adam", learning_rate_init=NETWORK.learning_rate,
                           batch_size=batch_size, max_iter=1, shuffle=True, random_state=0)
     started = time.perf_counter()
     with warnings.catch_warnings():
@@ -279,7 +275,7 @@ def reference_epoch(kind, data, batch_size, images):
     if key not in built:
         weights = [(layer.weight.detach().numpy().copy(), layer.bias.detach().numpy().copy())
                    for layer in new_network() if isinstance(layer, torch.nn.Linear)]
-        built[key] = kind(weights, DROPOUT, LEARNING_RATE, batch_size)
+        built[key] = kind(weights, NETWORK.dropout, NETWORK.learning_rate, batch_size)
     x, y = data.project_train.x[:images], data.project_train.y[:images]
     x, y = (x, y) if kind is references.TorchByHand else (x.numpy(), y.numpy())
     if (key, images) not in built:   # JAX compiles for each data size: once, untimed, for this one too
@@ -341,8 +337,8 @@ def time_epochs(data, batch_sizes, images, repeats):
 # ---------------------------------------------------------------- (f) seeds trained together
 
 SEED_CONFIGURATIONS = {  # label: (input size, hidden widths + output, dropout, batch size)
-    "784-100-50-10, batch 64": (784, [100, 50, 10], DROPOUT, 64),
-    "784-100-50-10, batch 256": (784, [100, 50, 10], DROPOUT, 256),
+    "784-100-50-10, batch 64": (784, [100, 50, 10], NETWORK.dropout, 64),
+    "784-100-50-10, batch 256": (784, [100, 50, 10], NETWORK.dropout, 256),
     "main()'s 400-512-256-10, batch 256": (400, [512, 256, 10], 0.1, 256),
 }
 
@@ -358,8 +354,8 @@ def seeds_seconds(data, configuration, seeds, together, epochs=2):
     for seed in seeds:
         h.seed_everything(seed)
         nets.append(h.init_network(len(sizes) - 1, width, sizes, dropout, device="cpu"))
-    arguments = (x, data.project_train.y, valid_x, data.project_valid.y[:VALID_PER_EPOCH], LEARNING_RATE, epochs,
-                 "cross_entropy", "adam")
+    arguments = (x, data.project_train.y, valid_x, data.project_valid.y[:VALID_PER_EPOCH], NETWORK.learning_rate,
+                 epochs, "cross_entropy", "adam")
     started = time.perf_counter()
     if together:
         h.train_together(nets, list(seeds), *arguments, batch_size=batch_size, progress=False)
@@ -370,7 +366,7 @@ def seeds_seconds(data, configuration, seeds, together, epochs=2):
 
 
 def time_seeds_together(data, repeats, seeds=(0, 1, 2)):
-    "Rows {configuration, one after another, together, ratio, stack_pays}: medians of `repeats` alternated runs."
+    "Rows {configuration, one after another, together, ratio, _stack_pays}: medians of `repeats` alternated runs."
     rows = []
     for label, configuration in SEED_CONFIGURATIONS.items():
         seeds_seconds(data, configuration, seeds, True, epochs=1)   # warm-up
@@ -383,11 +379,11 @@ def time_seeds_together(data, repeats, seeds=(0, 1, 2)):
             print(f"  seeds {label}: one after another {apart[-1]:.2f} s, together {together[-1]:.2f} s",
                   file=sys.stderr, flush=True)
         width, sizes, dropout, batch_size = configuration
-        pays = h.stack_pays(h.init_network(len(sizes) - 1, width, sizes, dropout, device="cpu"), batch_size,
+        pays = h._stack_pays(h.init_network(len(sizes) - 1, width, sizes, dropout, device="cpu"), batch_size,
                             len(seeds))
         rows.append({"configuration": label, "one after another": statistics.median(apart),
                      "together": statistics.median(together),
-                     "ratio": statistics.median(together) / statistics.median(apart), "stack_pays": pays})
+                     "ratio": statistics.median(together) / statistics.median(apart), "_stack_pays": pays})
     return rows
 
 
@@ -407,7 +403,7 @@ def project_time_to_accuracy(data, recipe, seed, target):
     began = time.perf_counter()
     # train validates on one image (next to nothing); the hook measures test accuracy after every epoch
     h.train(net, data.project_train.x, data.project_train.y, data.project_valid.x[:1], data.project_valid.y[:1],
-            recipe.learning_rate, recipe.epochs, "cross_entropy", "adam", batch_size=recipe.batch_size,
+            recipe.learning_rate, recipe.training_epochs, "cross_entropy", "adam", batch_size=recipe.batch_size,
             seed=seed, schedule=recipe.schedule, progress=False, on_epoch_end=check_test_accuracy)
     evaluating = sum(finished - started for started, finished, _ in checks[:-1])
     last_started, _, last_accuracy = checks[-1]
@@ -432,16 +428,16 @@ def usual_time_to_accuracy(data, recipe, seed, target):
     scheduler = None
     if recipe.schedule == "onecycle":
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.learning_rate,
-                                                        epochs=recipe.epochs, steps_per_epoch=len(loader))
+                                                        epochs=recipe.training_epochs, steps_per_epoch=len(loader))
     training, accuracy = 0.0, 0.0
-    for epoch in range(1, recipe.epochs + 1):
+    for epoch in range(1, recipe.training_epochs + 1):
         started = time.perf_counter()
         usual_train_epoch(net, loader, optimizer, scheduler)
         training += time.perf_counter() - started
         accuracy = usual_test_accuracy(net, data.usual_test)
         if accuracy >= target:
             return training, epoch, accuracy
-    return None, recipe.epochs, accuracy
+    return None, recipe.training_epochs, accuracy
 
 
 def time_to_accuracy(data, recipe, repeats, target):
@@ -496,7 +492,7 @@ def memory_probe(method, root, train_images):
         train, valid, _ = h.loadDataset(root, train_images, VALID_IMAGES, TEST_IMAGES, MEMORY_PROBE_BATCH_SIZE,
                                         True, device="cpu", download=False)
         after_data, peak_after_data = proc_status_mib("VmRSS"), peak_rss_mib()
-        h.train(new_network(), train.x, train.y, valid.x, valid.y, LEARNING_RATE, 1, "cross_entropy", "adam",
+        h.train(new_network(), train.x, train.y, valid.x, valid.y, NETWORK.learning_rate, 1, "cross_entropy", "adam",
                 batch_size=MEMORY_PROBE_BATCH_SIZE, progress=False)
     else:
         full = torchvision.datasets.MNIST(root, train=True, download=False, transform=usual_transform())
@@ -504,7 +500,7 @@ def memory_probe(method, root, train_images):
         after_data, peak_after_data = proc_status_mib("VmRSS"), peak_rss_mib()
         net = new_network()
         usual_train_epoch(net, usual_loader(dataset, MEMORY_PROBE_BATCH_SIZE, 0),
-                          torch.optim.Adam(net.parameters(), lr=LEARNING_RATE))
+                          torch.optim.Adam(net.parameters(), lr=NETWORK.learning_rate))
     print(json.dumps({"rss after imports MiB": after_imports, "rss after data MiB": after_data,
                       "peak rss after data MiB": peak_after_data, "peak rss MiB": peak_rss_mib()}))
 
@@ -532,10 +528,10 @@ def seeds_together_lines(rows):
     "The seeds-together part of the report, as markdown lines."
     lines = ["", "Seeds trained together: 3 seeds (0, 1, 2) for 2 epochs on the fast engine, as one stack "
              "(h.train_together) or one after another (h.train), medians of alternated runs; train_new_networks "
-             "stacks only where h.stack_pays says so:", "",
-             "| configuration | one after another s | together s | ratio | stack_pays |", "|---|---:|---:|---:|---|"]
+             "stacks only where h._stack_pays says so:", "",
+             "| configuration | one after another s | together s | ratio | _stack_pays |", "|---|---:|---:|---:|---|"]
     return lines + [f"| {row['configuration']} | {row['one after another']:.2f} | {row['together']:.2f} | "
-                    f"{row['ratio']:.2f} | {row['stack_pays']} |" for row in rows]
+                    f"{row['ratio']:.2f} | {row['_stack_pays']} |" for row in rows]
 
 
 def markdown_report(report):
@@ -543,7 +539,7 @@ def markdown_report(report):
     facts, settings = report["machine"], report["settings"]
     lines = [f"# One training epoch over {settings['train images']:,} MNIST images", ""]
     lines += [f"- {name}: {value}" for name, value in facts.items()]
-    lines += [f"- network 784-100-50-10 (ReLU, dropout 0.2), Adam lr {LEARNING_RATE:g}, cross-entropy; "
+    lines += [f"- network 784-100-50-10 (ReLU, dropout 0.2), Adam lr {NETWORK.learning_rate:g}, cross-entropy; "
               f"median of {settings['repeats']} repeat(s) after a warm-up epoch over "
               f"{warm_up_images(settings['train images']):,} images",
               "- Adam implementation: " + "; ".join(f"{label}: {switches}" for label, switches
@@ -563,7 +559,7 @@ def markdown_report(report):
         recipe = report["recipe"]
         lines += ["", f"Time to {TARGET_ACCURACY:.0%} test accuracy (training seconds, test evaluation excluded; "
                   f"Adam max lr {recipe['learning_rate']:g}, batch {recipe['batch_size']}, schedule "
-                  f"{recipe['schedule']}, at most {recipe['epochs']} epochs; one seed per repeat):", "",
+                  f"{recipe['schedule']}, at most {recipe['training_epochs']} epochs; one seed per repeat):", "",
                   "| method | reached | median seconds | epochs | test accuracy at stop |", "|---|---|---:|---|---|"]
         lines += [f"| {row['method']} | {row['reached']} | {seconds_text(row['median seconds'])} | "
                   f"{row['epochs']} | {row['accuracies']} |" for row in report["time to accuracy"]]
@@ -618,8 +614,8 @@ def parse_arguments(argv=None):
 
 def run_benchmark(args):
     "Run every part and return the report as plain data."
-    recipe = Recipe(**{**asdict(DEFAULT_RECIPE), "epochs": 1}) if args.quick else DEFAULT_RECIPE
-    report = {"machine": machine_facts(), "recipe": asdict(recipe),
+    recipe = RACE.replace(training_epochs=1) if args.quick else RACE
+    report = {"machine": machine_facts(), "recipe": {field: getattr(recipe, field) for field in RACE_FIELDS},
               "settings": {"train images": args.train_images, "repeats": args.repeats,
                            "batch sizes": args.batch_sizes, "quick": args.quick,
                            "adam implementation": optimizer_switches()}}

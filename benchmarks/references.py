@@ -5,7 +5,7 @@ logits out), mean cross-entropy over the batch, Adam (lr as given, betas 0.9/0.9
 fresh random permutation of the N rows every epoch, batches of B rows (the last one N % B rows where that is not 0),
 starting from the same initial weights, given as (weight [out, in], bias [out]) float32 numpy arrays per layer
 (PyTorch's nn.Linear layout). Each `epoch(x, y)` returns the epoch's mean training loss per sample, as the project's
-train_one_epoch does.
+_train_one_epoch does.
 
 - TorchByHand: PyTorch without autograd: forward with torch.addmm, the backward pass written out by hand, dropout
   masks for the whole epoch drawn at its start, and torch.optim.Adam(fused=True) for the update. The hand-written

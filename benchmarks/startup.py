@@ -24,7 +24,7 @@ IMPORTED = time.perf_counter()
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--engine", default=h.SETTINGS.engine, choices=h.ENGINES)
+    parser.add_argument("--engine", default=h.SETTINGS.engine, choices=h._ENGINES)
     args = parser.parse_args(argv)
     settings = h.SETTINGS.replace(engine=args.engine, dataset_path=os.environ.get("MNIST_ROOT", "data"))
     stages = {"interpreter start and imports (import helpers)": IMPORTED - STARTED}
@@ -32,12 +32,12 @@ def main(argv=None):
     loaders = h.load_data(settings)   # on the device the settings choose, as main() does
     stages["loading the data (decode, resize, normalise)"], clock = time.perf_counter() - clock, time.perf_counter()
     epoch_ends = []
-    net, history, _ = h.train_new_network(settings, loaders, progress=False,
+    net, history, _ = h._train_new_network(settings, loaders, progress=False,
                                           on_epoch_end=lambda *_: epoch_ends.append(time.perf_counter()))
     stages["training: the first epoch (with its validation)"] = epoch_ends[0] - clock
     stages[f"training: the other {len(epoch_ends) - 1} epochs"] = epoch_ends[-1] - epoch_ends[0]
     stages["training: restoring the best weights"], clock = time.perf_counter() - epoch_ends[-1], time.perf_counter()
-    results = {split: h.score(net, loader.x, loader.y) for split, loader in zip(h.SPLITS, loaders)}
+    results = {split: h.score(net, loader.x, loader.y) for split, loader in zip(h._SPLITS, loaders)}
     stages["scoring the three splits"], clock = time.perf_counter() - clock, time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         h.save_network(net, Path(folder) / "model.pt", metadata=h.model_card(settings, results, history, 0.0))

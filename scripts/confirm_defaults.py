@@ -32,7 +32,7 @@ def confirm(changes, seeds, test):
     settings = h.SETTINGS.replace(**changes)
     loaders = h.load_data(settings)   # main()'s split (seed 0) for every seed, as in the notebook's experiments
     valid, tested, seconds = [], [], []
-    # the seeds train as one stack where that is faster (h.stack_pays): a stack's seconds are shared among its seeds
+    # the seeds train as one stack where that is faster (h._stack_pays): a stack's seconds are shared among its seeds
     for seed, (net, _, spent) in zip(seeds, h.train_new_networks(settings, loaders, seeds, progress=False)):
         valid.append(h.evaluate(net, loaders[1].x, loaders[1].y)[1])
         tested += [h.evaluate(net, loaders[2].x, loaders[2].y)[1]] if test else []

@@ -5,8 +5,10 @@ under a one-cycle learning-rate schedule (peak 0.1, 110 epochs, batch 256), bflo
 weights, and every training batch freshly distorted (random affine + elastic, after Simard et al. 2003). If --minutes
 run out first (a busy CPU), training stops after that epoch and keeps its best-validation epoch. Hyperparameters were
 chosen on a validation split only (main()'s 50,000 / 10,000 split of the training images, seed 0; runs with
---skip-test); the 10,000-image test set is evaluated once, at the end, for this model only. The weights go to --out
-(weights_only-safe .pt) with a JSON card beside it.
+--skip-test); the 10,000-image test set is evaluated once, at the end, for this model only. The weights go to
+--model-path (weights_only-safe .pt) with a JSON card beside it. The command line is the notebook's Settings (one
+option per field, as `python helpers.py train` has them, the defaults this recipe's), plus the augmentation and the
+time limit.
 
 Reproduce (from the repository root):
     MNIST_ROOT=../shared/mnist .venv/bin/python scripts/train_shipped_model.py
@@ -32,9 +34,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 import helpers as h  # noqa: E402  (needs the repository root on sys.path first)
 
-IMAGE_SIDE = 28
+IMAGE_SIDE = 28   # the distortions work on MNIST's own 28x28
 SHIPPED_PATH = h.SETTINGS.model_path
 VALIDATION_RUN_PATH = f"{h.SETTINGS.runs_dir}/validation_run.pt"
+RECIPE = h.SETTINGS.replace(  # main()'s split (seed 0), so main(is_training=False) validates on unseen images
+    no_of_layers=2, neurons_per_layer=[2048, 2048, 10], dropout=0.1, optimizer="sgd", learning_rate=0.1,
+    batch_size=256, precision="bfloat16", training_epochs=110, schedule="onecycle", weight_decay=0.0, use_gpu="cpu",
+    image_size=IMAGE_SIDE, is_training=True)
 
 
 def gaussian_kernel_1d(sigma):
@@ -117,27 +123,11 @@ def machine_description():
 
 
 def parse_args(argv=None):
-    "The command line: data, output, seed and every hyperparameter of the recipe."
+    "The command line: every field of the notebook's Settings (this recipe's defaults), augmentation, time limit."
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=h.SETTINGS.dataset_path,
-                        help="MNIST folder (default: $MNIST_ROOT or %(default)s)")
-    parser.add_argument("--out", default=None,
-                        help=f"model file (default: {SHIPPED_PATH}, or {VALIDATION_RUN_PATH} with --skip-test)")
-    parser.add_argument("--seed", type=int, default=0)
-    # main()'s split, so main(is_training=False) reports validation figures on images this model never trained on
-    parser.add_argument("--train-size", type=int, default=h.SETTINGS.train_size)
-    parser.add_argument("--val-size", type=int, default=h.SETTINGS.val_size)
-    parser.add_argument("--test-size", type=int, default=h.SETTINGS.test_size)
-    parser.add_argument("--hidden", type=int, nargs="+", default=[2048, 2048], help="hidden layer widths")
-    parser.add_argument("--dropout", type=float, default=0.1)
-    parser.add_argument("--optimizer", default="sgd", choices=sorted(h.OPTIMIZERS))
-    parser.add_argument("--lr", type=float, default=0.1, help="peak learning rate of the one-cycle schedule")
-    parser.add_argument("--weight-decay", type=float, default=0.0)
+    h.settings_options(parser, RECIPE)
+    parser.set_defaults(model_path=None)   # below: the shipped model's path, or a validation run's with --skip-test
     parser.add_argument("--label-smoothing", type=float, default=0.0)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--precision", default="bfloat16", choices=["float32", "bfloat16"],
-                        help="bfloat16: mixed-precision matrix products (about 2x faster on CPUs with AVX512-BF16)")
-    parser.add_argument("--epochs", type=int, default=110, help="sized to fit ~15 minutes on a 2-core CPU")
     parser.add_argument("--rotation", type=float, default=12.0, help="max rotation, degrees")
     parser.add_argument("--scale", type=float, default=0.1, help="max relative scale change per axis")
     parser.add_argument("--shear", type=float, default=8.0, help="max shear, degrees")
@@ -151,22 +141,19 @@ def parse_args(argv=None):
                         help="leave the test split alone (for runs that choose hyperparameters on validation)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     args = parser.parse_args(argv)
-    if args.out is None:   # a validation-only run must not replace the shipped model (its card would lack test figures)
-        args.out = VALIDATION_RUN_PATH if args.skip_test else SHIPPED_PATH
+    if args.image_size != IMAGE_SIDE:
+        parser.error(f"--image-size must be {IMAGE_SIDE}: the distortions work on MNIST's own 28x28")
+    if args.model_path is None:   # a validation-only run must not replace the shipped model (no test figures)
+        args.model_path = VALIDATION_RUN_PATH if args.skip_test else SHIPPED_PATH
     return args
 
 
 def recipe_settings(args):
-    "The notebook's Settings for this recipe: main()'s split and test size, the network and training from `args`."
-    loss = ("cross_entropy" if args.label_smoothing == 0
+    "The notebook's Settings for this run: the command line's fields, label smoothing folded into the loss."
+    loss = (args.loss_func if args.label_smoothing == 0
             else torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing))
-    return h.SETTINGS.replace(
-        dataset_path=args.data, train_size=args.train_size, val_size=args.val_size, test_size=args.test_size,
-        no_of_layers=len(args.hidden),
-        neurons_per_layer=[*args.hidden, 10], loss_func=loss, optimizer=args.optimizer, batch_size=args.batch_size,
-        learning_rate=args.lr, use_gpu="cpu", dropout=args.dropout, is_training=True, training_epochs=args.epochs,
-        schedule="onecycle", weight_decay=args.weight_decay, precision=args.precision, seed=args.seed,
-        image_size=IMAGE_SIDE, model_path=args.out)   # the distortions work on MNIST's own 28x28
+    fields = {name: value for name, value in vars(args).items() if hasattr(RECIPE, name)}
+    return RECIPE.replace(**{**fields, "loss_func": loss})
 
 
 class Deadline:
@@ -200,22 +187,24 @@ def main(argv=None):
     distort = RandomDistortion(background, args.rotation, args.scale, args.shear, args.shift,
                                args.elastic_alpha, args.elastic_sigma, seed=args.seed)
     deadline = Deadline(args.minutes * 60)
-    print(f"training {settings.neurons_per_layer} for {args.epochs} epochs on {len(loaders[0].y)} images", flush=True)
-    net, history, seconds = h.train_new_network(settings, loaders, progress=True, augment=distort,
-                                                on_epoch_end=deadline)
+    print(f"training {settings.neurons_per_layer} for {settings.training_epochs} epochs on {len(loaders[0].y)} images",
+          flush=True)
+    net, history, seconds = h.train_new_networks(settings, loaders, [settings.seed], progress=True, augment=distort,
+                                                 on_epoch_end=deadline)[0]
     for epoch, (train_acc, val_acc) in enumerate(zip(*history["accuracy"].values()), start=1):
         print(f"epoch {epoch:3d}: train acc {train_acc:.4f}  val acc {val_acc:.4f}")
     # The test split is looked at here once, for this final model only; with --skip-test (while choosing
     # hyperparameters) not at all.
-    splits = h.SPLITS[:2] if args.skip_test else h.SPLITS
+    splits = ("train", "valid") if args.skip_test else ("train", "valid", "test")
     results = {split: h.score(net, loader.x, loader.y) for split, loader in zip(splits, loaders)}
-    print(f"trained in {seconds:.0f} s;\n{h.summary(results).round(4).to_string()}", flush=True)
+    print(f"trained in {seconds:.0f} s", *(f"{split}: loss {scores['loss']:.4f}, accuracy {scores['accuracy']:.4f}"
+                                             for split, scores in results.items()), sep="\n", flush=True)
     card = h.model_card(settings, results, history, seconds, machine=machine_description(),
                         command=shlex.join(["python", "scripts/train_shipped_model.py",
                                                            *(sys.argv[1:] if argv is None else argv)]))
     card["training"].update(training_record(args, distort, history, seconds, deadline))
     card["versions"]["torchvision"] = torchvision.__version__
-    path = h.save_network(net, args.out, metadata=card)
+    path = h.save_network(net, settings.model_path, metadata=card)
     print(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.with_suffix('.json')}")
     return path
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -38,7 +39,7 @@ def synthetic_digits(count, seed):
 
 def idx_bytes(array, kind):
     "Serialise a uint8 array as an IDX file (magic 0x0803 for images, 0x0801 for labels)."
-    magic = helpers.IDX_MAGIC[kind]
+    magic = helpers._IDX_MAGIC[kind]
     header = magic.to_bytes(4, "big") + b"".join(dim.to_bytes(4, "big") for dim in array.shape)
     return header + array.astype(np.uint8).tobytes()
 
@@ -47,7 +48,7 @@ def write_idx_folder(folder, compressed=False):
     "Write the four IDX files into `folder`, gzipped or not; return the arrays written."
     folder.mkdir(parents=True, exist_ok=True)
     data = {"train": synthetic_digits(N_TRAIN, 1), "test": synthetic_digits(N_TEST, 2)}
-    for (split, kind), name in helpers.IDX_FILES.items():
+    for (split, kind), name in helpers._IDX_FILES.items():
         payload = idx_bytes(data[split][0 if kind == "images" else 1], kind)
         if compressed:
             (folder / f"{name}.gz").write_bytes(gzip.compress(payload))
@@ -86,6 +87,17 @@ def image_folder_root(tmp_path):
 def tiny_loaders(idx_root):
     "Train 200 / validation 100 / test 100 loaders on the CPU."
     return helpers.loadDataset(idx_root, 200, 100, 100, 32, device="cpu")
+
+
+@pytest.fixture
+def trained_tiny(tiny_loaders):
+    "A small network (one hidden layer, dropout) trained 3 epochs on tiny_loaders: (net, its history)."
+    train, valid, _ = tiny_loaders
+    torch.manual_seed(0)
+    net = helpers.init_network(1, 784, [32, 10], 0.1, device="cpu")
+    net, loss_array, accuracy_array = helpers.train(net, train.x, train.y, valid.x, valid.y, 3e-3, 3,
+                                                     "cross_entropy", "adam", batch_size=32, progress=False)
+    return net, {"loss": loss_array, "accuracy": accuracy_array}
 
 
 @pytest.fixture(scope="session")

@@ -114,17 +114,17 @@ def test_image_folders_keep_the_shape_of_non_square_images(tmp_path):
     for split in ("train", "test"):
         (tmp_path / split / "1").mkdir(parents=True)
         Image.fromarray(wide).save(tmp_path / split / "1" / "wide.png")
-    images, _ = helpers.read_image_folder(tmp_path / "train")
+    images, _ = helpers._read_image_folder(tmp_path / "train")
     rows = np.nonzero(images[0].numpy().max(axis=1) > 0)[0]
     assert images.shape == (1, 28, 28) and len(rows) <= 6   # half the bar's height: the aspect ratio is kept
 
 
 def folder_images(tmp_path, files):
-    "read_image_folder's images of `files` {name: PIL image}, all saved under digit 7."
+    "_read_image_folder's images of `files` {name: PIL image}, all saved under digit 7."
     (tmp_path / "7").mkdir(parents=True)
     for name, image in files.items():
         image.save(tmp_path / "7" / name)
-    images, _ = helpers.read_image_folder(tmp_path)
+    images, _ = helpers._read_image_folder(tmp_path)
     return dict(zip(sorted(files), images.numpy().astype(np.int64)))
 
 
@@ -256,10 +256,10 @@ def test_model_files_with_nan_weights_or_zero_std_are_refused(net, tmp_path):
 
 
 def test_idx_labels_outside_0_to_9_are_refused_with_the_file(tmp_path):
-    header = helpers.IDX_MAGIC["labels"].to_bytes(4, "big") + (3).to_bytes(4, "big")
+    header = helpers._IDX_MAGIC["labels"].to_bytes(4, "big") + (3).to_bytes(4, "big")
     (tmp_path / "labels").write_bytes(header + bytes([1, 2, 12]))
     with pytest.raises(ValueError, match="labels: labels must be digits 0-9, found 12"):
-        helpers.read_idx(tmp_path / "labels", "labels")
+        helpers._read_idx(tmp_path / "labels", "labels")
 
 
 def test_all_blank_training_images_are_refused():
@@ -271,22 +271,24 @@ def test_main_never_trains_over_the_shipped_model_unless_told(idx_root, tmp_path
     shipped = helpers.Path(helpers.__file__).parent / helpers.SETTINGS.model_path
     before = shipped.stat().st_mtime_ns if shipped.exists() else None
     monkeypatch.setattr(helpers, "SETTINGS", helpers.SETTINGS.replace(runs_dir=str(tmp_path / "runs")))
-    helpers.main(idx_root, 200, 50, 50, 1, [16, 10], is_training=True, training_epochs=1, use_gpu="cpu",
-                 progress=False, show=False)
-    assert (tmp_path / "runs" / "mnist_mlp.pt").is_file() and (tmp_path / "runs" / "mnist_mlp.json").is_file()
+    for unset in ({}, {"model_path": None}):   # left out, or None as a command line passes it
+        helpers.main(idx_root, 200, 50, 50, 1, [16, 10], is_training=True, training_epochs=1, use_gpu="cpu",
+                     progress=False, show=False, **unset)
+        assert (tmp_path / "runs" / "mnist_mlp.pt").is_file() and (tmp_path / "runs" / "mnist_mlp.json").is_file()
+        (tmp_path / "runs" / "mnist_mlp.pt").unlink()
     assert (shipped.stat().st_mtime_ns if shipped.exists() else None) == before
 
 
 def test_idx_files_with_more_images_than_labels_are_refused_with_the_folder(tmp_path):
     import conftest
     conftest.write_idx_folder(tmp_path)
-    name = helpers.IDX_FILES[("train", "labels")]
+    name = helpers._IDX_FILES[("train", "labels")]
     labels = (tmp_path / name).read_bytes()
     header = labels[:4] + (conftest.N_TRAIN - 1).to_bytes(4, "big")
     (tmp_path / name).write_bytes(header + labels[8:-1])
     with pytest.raises(ValueError, match=re.escape(f"{tmp_path}: {conftest.N_TRAIN} train images but "
                                                    f"{conftest.N_TRAIN - 1} labels")):
-        helpers.read_mnist(tmp_path)
+        helpers._read_mnist(tmp_path)
 
 
 # ---------------------------------------------------------------- files that lie about themselves
@@ -315,7 +317,7 @@ def test_an_enormous_image_in_a_training_folder_is_refused_by_name(tmp_path):
     (tmp_path / "3").mkdir()
     png_claiming(tmp_path / "3" / "bomb.png", 50_000, 50_000)
     with pytest.raises(ValueError, match=r"cannot read '.*3[/\\]bomb.png' as an image"):
-        helpers.read_image_folder(tmp_path)
+        helpers._read_image_folder(tmp_path)
 
 
 @pytest.mark.parametrize("where", ["predict", "folder"])
@@ -325,18 +327,18 @@ def test_a_truncated_image_is_refused_by_name(net, tmp_path, where):
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)).save(path)
     path.write_bytes(path.read_bytes()[:300])   # the header survives, the pixels do not
     with pytest.raises(ValueError, match="cannot read '.*cut.png' as an image"):
-        helpers.predict_image(path, net) if where == "predict" else helpers.read_image_folder(tmp_path)
+        helpers.predict_image(path, net) if where == "predict" else helpers._read_image_folder(tmp_path)
 
 
 def test_a_gzip_stream_corrupt_in_the_middle_is_refused_by_name(gz_root):
-    name = helpers.IDX_FILES[("train", "images")]
+    name = helpers._IDX_FILES[("train", "images")]
     path = gz_root / "MNIST" / "raw" / f"{name}.gz"
     intact = path.read_bytes()
     for start in (10, len(intact) // 2):   # the first block's header (zlib's own error), then its middle
         path.write_bytes(intact[:start] + b"\xff" * 16 + intact[start + 16:])   # the gzip header itself still reads
         helpers._decode_idx.cache_clear()
         with pytest.raises(ValueError, match=f"{name}.gz: cannot be read as gzip"):
-            helpers.read_mnist(gz_root)
+            helpers._read_mnist(gz_root)
 
 
 # ---------------------------------------------------------------- sizes that would ask for terabytes

@@ -44,7 +44,7 @@ def canvas_png(points=(), width=22, offset=(0, 0), scale=1.0):
 
 
 def data_url(png):
-    return helpers.DRAWING_PREFIX + base64.b64encode(png).decode()
+    return helpers._DRAWING_PREFIX + base64.b64encode(png).decode()
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -60,7 +60,7 @@ def test_drawn_digits_are_read_by_the_shipped_model(shipped, digit, variant):
 def test_a_drawing_and_the_same_picture_saved_as_a_file_get_the_same_answer(shipped, tmp_path):
     png = canvas_png(SHAPES[7], 14, (30, 20), 0.8)
     (tmp_path / "seven.png").write_bytes(png)
-    saved = helpers.predict_image(tmp_path / "seven.png", shipped)
+    saved = helpers.predict_image(tmp_path / "seven.png", shipped).iloc[0]
     probabilities, digit, _ = helpers.read_pad(data_url(png), shipped)
     assert digit == saved["digit"] and probabilities == [saved[f"p{d}"] for d in range(10)]
 
@@ -72,9 +72,9 @@ def test_a_blank_pad_reads_no_digit_and_says_nothing(shipped, picture):
 
 @pytest.mark.parametrize("picture, message", [
     ("hello", "must be a PNG data URL starting with 'data:image/png;base64,', got 'hello'"),
-    (helpers.DRAWING_PREFIX + "!!not base64!!", "not a readable PNG"),
-    (helpers.DRAWING_PREFIX + base64.b64encode(b"GIF89a, not a PNG at all").decode(), "not a readable PNG"),
-    (helpers.DRAWING_PREFIX + "A" * (4 * helpers.MAX_DRAWING_BYTES // 3 + 8), "more than 4,000,000 bytes: refused"),
+    (helpers._DRAWING_PREFIX + "!!not base64!!", "not a readable PNG"),
+    (helpers._DRAWING_PREFIX + base64.b64encode(b"GIF89a, not a PNG at all").decode(), "not a readable PNG"),
+    (helpers._DRAWING_PREFIX + "A" * (4 * helpers._MAX_DRAWING_BYTES // 3 + 8), "more than 4,000,000 bytes: refused"),
 ])
 def test_malformed_or_oversized_pictures_are_refused_with_a_message_not_an_exception(shipped, picture, message):
     probabilities, digit, said = helpers.read_pad(picture, shipped)

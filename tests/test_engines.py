@@ -10,7 +10,7 @@ from torch import nn
 import helpers
 
 SCHEDULES = (None, "constant", "onecycle")
-COMBINATIONS = [(optimizer, schedule) for optimizer in helpers.OPTIMIZERS for schedule in SCHEDULES
+COMBINATIONS = [(optimizer, schedule) for optimizer in helpers._OPTIMIZERS for schedule in SCHEDULES
                 if not (optimizer == "adagrad" and schedule == "onecycle")]   # torch refuses that pair itself
 
 
@@ -36,7 +36,7 @@ def test_one_cycle_is_torchs_schedule_step_by_step():
             expected.append((optimizer.param_groups[0]["lr"], optimizer.param_groups[0]["betas"][0]))
             optimizer.step()
             scheduler.step()
-        flat = [value for step in helpers.one_cycle(0.003, total_steps) for value in step]
+        flat = [value for step in helpers._one_cycle(0.003, total_steps) for value in step]
         assert flat == pytest.approx([value for step in expected for value in step], rel=1e-12)
 
 
@@ -81,7 +81,7 @@ def test_fast_dropout_drops_a_fraction_p_and_scales_the_rest():
     assert mask.unique().tolist() == [0.0, pytest.approx(scale, rel=1e-7)]
     assert not torch.equal(mask[0], mask[1])   # each net its own masks
     # the backward pass scales by exactly what the masks carry; p next to 1 still leaves one mark in 65536 kept
-    assert helpers.StackedMLPs([fresh_net(dropout=0.3)]).keep_scale == scale
+    assert helpers._StackedMLPs([fresh_net(dropout=0.3)]).keep_scale == scale
     assert helpers._dropout_words(1 - 1e-9) == (65535, 65536.0)
 
 
@@ -173,8 +173,8 @@ def test_train_together_refuses_mixed_architectures_and_missing_seeds(tiny_loade
 
 def test_stacking_is_chosen_only_where_it_pays():
     small, large = fresh_net(sizes=(100, 50, 10)), fresh_net(sizes=(512, 256, 10))
-    assert helpers.stack_pays(small, 64, 3) and not helpers.stack_pays(small, 64, 1)
-    assert not helpers.stack_pays(large, 256, 3)
+    assert helpers._stack_pays(small, 64, 3) and not helpers._stack_pays(small, 64, 1)
+    assert not helpers._stack_pays(large, 256, 3)
 
 
 def test_the_fast_engine_never_imports_torch_dynamo(idx_root):
@@ -192,7 +192,7 @@ def test_the_fast_engine_never_imports_torch_dynamo(idx_root):
 
 def test_the_hand_written_backward_is_autograds_with_the_same_masks():
     nets = [fresh_net(seed, dropout=0.25) for seed in (0, 1)]
-    stack = helpers.StackedMLPs(nets)
+    stack = helpers._StackedMLPs(nets)
     generator = torch.Generator().manual_seed(0)
     x, y = torch.randn(2, 16, 784, generator=generator), torch.randint(0, 10, (2, 16), generator=generator)
     masks = [(torch.rand(2, 16, width, generator=generator) >= 0.25) / 0.75 for width in (32, 16)]

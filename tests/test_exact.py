@@ -20,7 +20,7 @@ TARGETS = torch.tensor([0, 2])
 ])
 def test_each_named_loss_is_torchs(name, reference):
     "A loss name mapped to the wrong function, or a softmax applied twice."
-    assert helpers.make_loss(name)(LOGITS, TARGETS).item() == pytest.approx(reference().item(), rel=1e-6)
+    assert helpers._make_loss(name)(LOGITS, TARGETS).item() == pytest.approx(reference().item(), rel=1e-6)
 
 
 def test_a_passed_optimizer_object_is_the_one_that_steps(tiny_loaders):
@@ -87,7 +87,7 @@ def test_precision_and_recall_on_a_hand_made_confusion():
     "Precision and recall swapped in the report."
     y_true = torch.tensor([0, 0, 0, 0, 1, 1] + list(range(2, 10)))
     y_pred = torch.tensor([0, 0, 0, 1, 1, 1] + list(range(2, 10)))   # one 0 called 1
-    report = helpers.report_metrics(y_true, y_pred)["report"]
+    report = helpers._report_metrics(y_true, y_pred)["report"]
 
     def row(digit):
         return [float(value) for value in re.search(rf"^\s+{digit}\s+(\S+)\s+(\S+)", report, re.M).groups()]
@@ -116,7 +116,7 @@ def test_predict_image_normalises_as_the_training_data_were():
     digit[6:22, 12:16] = 255
     expected = helpers.predict_proba(net, net.preprocessing(torch.as_tensor(helpers.image_to_mnist(digit),
                                                                             dtype=torch.float32)[None]))[0]
-    row = helpers.predict_image(digit, net)
+    row = helpers.predict_image(digit, net).iloc[0]
     assert [row[f"p{d}"] for d in range(10)] == pytest.approx(expected.tolist(), abs=1e-6)
 
 
@@ -138,8 +138,8 @@ def test_visualize_shows_the_mistakes_it_was_most_sure_of_first(tiny_loaders, mo
     _, _, test_set = tiny_loaders
     torch.manual_seed(0)
     net = helpers.init_network(1, 784, [16, 10], 0.0, device="cpu")
-    shown, draw = [], helpers.plot_predictions
-    monkeypatch.setattr(helpers, "plot_predictions",
+    shown, draw = [], helpers._plot_predictions
+    monkeypatch.setattr(helpers, "_plot_predictions",
                         lambda x, y, predicted, probabilities, title, **options:
                         shown.append((predicted, probabilities, title)) or draw(x, y, predicted, probabilities, title))
     wrong = (test_set.y + 1) % 10   # every prediction wrong: all 100 are mistakes
@@ -166,7 +166,7 @@ def test_evaluate_and_score_use_the_loss_they_are_given(name="multi_margin"):
     torch.manual_seed(0)
     net = helpers.init_network(1, 784, [16, 10], 0.0, device="cpu")
     x, y = torch.randn(50, 784), torch.arange(50) % 10
-    expected = helpers.make_loss(name)(net(x), y).item()
+    expected = helpers._make_loss(name)(net(x), y).item()
     assert expected != pytest.approx(F.cross_entropy(net(x), y).item(), rel=1e-3)
     assert helpers.evaluate(net, x, y, name)[0] == pytest.approx(expected, rel=1e-5)
     assert helpers.score(net, x, y, name)["loss"] == pytest.approx(expected, rel=1e-5)

@@ -22,7 +22,7 @@ def test_spread_table_gives_mean_and_spread_per_configuration():
     assert table.loc[("baseline", "defaults"), ("valid acc", "mean")] == pytest.approx(0.92)
     assert table.loc[("baseline", "defaults"), ("valid acc", "std")] == pytest.approx(0.02)   # sample std
     assert table.loc[("dropout", "0.5"), ("seconds", "mean")] == pytest.approx(2.0)
-    assert list(table[helpers.VERDICT]) == ["baseline", "worse"]
+    assert list(table[helpers._VERDICT]) == ["baseline", "worse"]
 
 
 @pytest.mark.parametrize("values, verdict", [
@@ -33,7 +33,7 @@ def test_spread_table_gives_mean_and_spread_per_configuration():
 ])
 def test_better_or_worse_only_beyond_the_spreads(values, verdict):
     table = helpers.spread_table(runs_table({("baseline", ""): [0.91, 0.92, 0.93], ("factor", "x"): values}))
-    assert table.loc[("factor", "x"), helpers.VERDICT] == verdict
+    assert table.loc[("factor", "x"), helpers._VERDICT] == verdict
 
 
 def test_show_spread_prints_mean_plus_minus_std():
@@ -45,7 +45,7 @@ def test_input_size_verdict_keeps_28_when_it_ties_and_names_the_worse_sizes():
     table = helpers.spread_table(runs_table({
         ("baseline", "defaults"): [0.960, 0.962, 0.964],
         ("input size", "14"): [0.940, 0.941, 0.942], ("input size", "32"): [0.961, 0.963, 0.965]}))
-    verdict = helpers.input_size_verdict(table, 28)
+    verdict = helpers._input_size_verdict(table, 28)
     assert verdict.startswith("Input size: sizes [28, 32] are within noise of the best (32), "
                               "[14] fall short of it beyond the noise")
     assert "28x28 is kept" in verdict
@@ -54,15 +54,15 @@ def test_input_size_verdict_keeps_28_when_it_ties_and_names_the_worse_sizes():
 def test_input_size_verdict_picks_a_size_that_beats_28():
     table = helpers.spread_table(runs_table({
         ("baseline", "defaults"): [0.940, 0.941, 0.942], ("input size", "20"): [0.960, 0.961, 0.962]}))
-    verdict = helpers.input_size_verdict(table, 28)
+    verdict = helpers._input_size_verdict(table, 28)
     assert ("[28] fall short of it beyond the noise" in verdict
             and "20x20 is the screen's candidate; main() keeps 28x28" in verdict)
 
 
 def test_describe_labels_changes():
-    assert helpers.describe({}) == "main's defaults"
-    assert helpers.describe({"no_of_layers": 1, "neurons_per_layer": [512, 10]}) == "1, 512"
-    assert helpers.describe({"learning_rate": 3 * 0.003}) == "0.009"
+    assert helpers._describe({}) == "main's defaults"
+    assert helpers._describe({"no_of_layers": 1, "neurons_per_layer": [512, 10]}) == "1, 512"
+    assert helpers._describe({"learning_rate": 3 * 0.003}) == "0.009"
 
 
 def test_run_experiments_trains_every_configuration_with_every_seed(idx_root):
@@ -73,7 +73,7 @@ def test_run_experiments_trains_every_configuration_with_every_seed(idx_root):
                                    device="cpu")
     assert list(runs["factor"]) == ["baseline"] * 2 + ["epochs"] * 2 and list(runs["seed"]) == [0, 1, 0, 1]
     # each configuration's rows are that configuration's runs: its changes are applied
-    alone = pd.DataFrame(helpers.seeded_runs(baseline.replace(training_epochs=1), (0, 1), device="cpu"))
+    alone = pd.DataFrame(helpers._seeded_runs(baseline.replace(training_epochs=1), (0, 1), device="cpu"))
     for column in ("train acc", "valid acc"):
         assert list(runs[column][2:]) == list(alone[column])
         assert list(runs[column][:2]) != list(alone[column])
@@ -90,16 +90,17 @@ def tiny_settings(idx_root, **changes):
 def test_seeds_trained_together_match_each_seed_trained_alone(idx_root):
     settings = tiny_settings(idx_root)
     loaders = helpers.load_data(settings, "cpu")
-    assert helpers.stack_pays(helpers.init_network(2, 784, [16, 8, 10], 0.1, device="cpu"), settings.batch_size, 3)
-    together = helpers.seeded_runs(settings, (0, 1, 2), device="cpu")
+    assert helpers._stack_pays(helpers.init_network(2, 784, [16, 8, 10], 0.1, device="cpu"), settings.batch_size, 3)
+    together = helpers._seeded_runs(settings, (0, 1, 2), device="cpu")
     for seed, row in zip((0, 1, 2), together):
-        _, alone = helpers.run_experiment(settings.replace(seed=seed), loaders)
+        net, _, seconds = helpers._train_new_network(settings.replace(seed=seed), loaders, progress=False)
+        alone = helpers._experiment_row(net, seconds, loaders)
         assert row["seed"] == seed   # within a digit: float rounding may differ with a slice's memory alignment
         assert row["train acc"] == pytest.approx(alone["train acc"], abs=1.5 / 200)
         assert row["valid acc"] == pytest.approx(alone["valid acc"], abs=1.5 / 50)
     stacked = helpers.train_new_networks(settings, loaders, [0, 1, 2], progress=False)
     for seed, (net, _, _) in zip((0, 1, 2), stacked):
-        alone, _, _ = helpers.train_new_network(settings.replace(seed=seed), loaders, progress=False)
+        alone, _, _ = helpers._train_new_network(settings.replace(seed=seed), loaders, progress=False)
         for stacked_param, alone_param in zip(net.parameters(), alone.parameters()):
             torch.testing.assert_close(stacked_param, alone_param, rtol=1e-4, atol=1e-5)
 
@@ -109,10 +110,11 @@ def test_load_data_uses_the_settings_input_size(idx_root):
     assert train.x.shape == (200, 14 * 14) and valid.x.shape == (50, 196) and test.x.shape == (50, 196)
 
 
-def test_run_experiment_measures_each_accuracy_on_its_own_split(idx_root):
+def test_an_experiment_row_measures_each_accuracy_on_its_own_split(idx_root):
     settings = tiny_settings(idx_root)
     loaders = helpers.load_data(settings, "cpu")
-    net, row = helpers.run_experiment(settings, loaders)
+    net, _, seconds = helpers._train_new_network(settings, loaders, progress=False)
+    row = helpers._experiment_row(net, seconds, loaders)
     assert row["train acc"] == helpers.evaluate(net, loaders[0].x, loaders[0].y)[1]
     assert row["valid acc"] == helpers.evaluate(net, loaders[1].x, loaders[1].y)[1]
     assert row["seconds"] > 0
@@ -134,7 +136,7 @@ def test_plot_spread_draws_each_spread_as_an_error_bar():
 def test_input_size_verdict_keeps_a_default_of_20_that_ties_and_says_why():
     table = helpers.spread_table(runs_table({
         ("baseline", "defaults"): [0.960, 0.962, 0.964], ("input size", "28"): [0.962, 0.963, 0.964]}))
-    verdict = helpers.input_size_verdict(table, 20)
+    verdict = helpers._input_size_verdict(table, 20)
     assert verdict.startswith("Input size: sizes [20, 28] are within noise of the best (28)")
     assert "20x20 is kept: no size beats it beyond the noise, and it feeds the first layer 400 inputs" in verdict
 
@@ -142,6 +144,6 @@ def test_input_size_verdict_keeps_a_default_of_20_that_ties_and_says_why():
 def test_input_size_verdict_claims_no_saving_for_a_larger_default():
     table = helpers.spread_table(runs_table({("baseline", "defaults"): [0.960, 0.962, 0.964],
                                              ("input size", "28"): [0.960, 0.961, 0.962]}))
-    verdict = helpers.input_size_verdict(table, 32)
+    verdict = helpers._input_size_verdict(table, 32)
     assert ("32x32 is kept: no size beats it beyond the noise, "
             "and it feeds the first layer 1024 inputs instead of 784.") in verdict

@@ -1,5 +1,6 @@
 """helpers.py: the notebook's exported cells, importable, with tracebacks that point into the notebook."""
 import json
+import re
 import subprocess
 import sys
 import traceback
@@ -66,12 +67,21 @@ def test_terminal_help_lists_the_commands():
 def test_training_script_stops_at_its_time_limit_through_the_epoch_hook(idx_root, tmp_path):
     script = REPO / "scripts" / "train_shipped_model.py"
     result = subprocess.run(
-        [sys.executable, str(script), "--data", str(idx_root), "--train-size", "200", "--val-size", "50",
-         "--test-size", "50", "--hidden", "16", "--epochs", "5", "--minutes", "0", "--skip-test",
-         "--elastic-alpha", "0", "--out", str(tmp_path / "model.pt")],
+        [sys.executable, str(script), "--dataset-path", str(idx_root), "--train-size", "200", "--val-size", "50",
+         "--test-size", "50", "--no-of-layers", "1", "--neurons-per-layer", "16", "10", "--training-epochs", "5",
+         "--minutes", "0", "--skip-test", "--elastic-alpha", "0", "--model-path", str(tmp_path / "model.pt")],
         cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     card = json.loads((tmp_path / "model.json").read_text())["metadata"]
     assert card["training"]["epochs_completed"] == 1 and card["training"]["stopped_at_time_limit"] is True
     assert set(card["results"]) == {"train", "valid"}   # --skip-test: the test split is not looked at
     assert card["data"]["train_size"] == 200 and card["training"]["schedule"] == "onecycle"
+
+
+def test_the_public_names_are_few_and_each_is_listed_in_the_readme():
+    readme = (helpers.NOTEBOOK.parent / "README.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^- `(\w+)`: ", readme.split("## What `helpers.py` exports")[1].split("\n## ")[0], re.M)
+    assert len(helpers.__all__) <= 35 and listed == helpers.__all__
+    assert all(callable(getattr(helpers, name)) or name in ("SETTINGS", "_LOSSES", "_OPTIMIZERS")
+               for name in helpers.__all__)
+    assert "anywidget" not in helpers.__all__ and not any(name.startswith("_") for name in helpers.__all__)

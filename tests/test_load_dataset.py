@@ -22,7 +22,7 @@ def as_sorted_pairs(images, labels):
 
 
 def test_reads_every_layout_to_the_same_data(idx_root, gz_root, image_folder_root):
-    plain, gzipped, folders = (helpers.read_mnist(root) for root in (idx_root, gz_root, image_folder_root))
+    plain, gzipped, folders = (helpers._read_mnist(root) for root in (idx_root, gz_root, image_folder_root))
     for split in ("train", "test"):
         assert all(torch.equal(a, b) for a, b in zip(plain[split], gzipped[split]))
         assert as_sorted_pairs(*folders[split]) == as_sorted_pairs(*plain[split])
@@ -174,7 +174,7 @@ def test_image_folder_without_digit_subfolders(tmp_path):
 def test_missing_data_offline_names_folder_and_files(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise RuntimeError("network is unreachable")
-    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)   # read_mnist imports it only to download
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)   # _read_mnist imports it only to download
     with pytest.raises(FileNotFoundError) as caught:
         helpers.loadDataset(tmp_path / "nothing", 10, 10, 10, 8, device="cpu")
     message = str(caught.value)
@@ -251,5 +251,5 @@ def test_image_folders_take_their_labels_from_the_folder_names(tmp_path):
     for digit in (3, 7):
         (tmp_path / str(digit)).mkdir()
         Image.fromarray(np.full((28, 28), 20 * digit, np.uint8)).save(tmp_path / str(digit) / "a.png")
-    images, labels = helpers.read_image_folder(tmp_path)
+    images, labels = helpers._read_image_folder(tmp_path)
     assert labels.tolist() == [3, 7] and images[1, 0, 0] == 140

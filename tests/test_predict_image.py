@@ -62,7 +62,7 @@ def test_unreadable_file(tmp_path):
 
 def test_returns_digit_and_ten_probabilities_and_a_table_for_a_folder(tmp_path):
     net = helpers.init_network(1, 784, [8, 10], 0.0, device="cpu")
-    single = helpers.predict_image(a_digit(), net)
+    single = helpers.predict_image(a_digit(), net).iloc[0]   # one image: one row
     probabilities = [single[f"p{digit}"] for digit in range(10)]
     assert single["digit"] == int(np.argmax(probabilities)) and sum(probabilities) == pytest.approx(1)
     for name in ("a.png", "b.jpg"):
@@ -99,7 +99,7 @@ def test_altered_real_digits_keep_their_prediction(real_net_and_digits, tmp_path
         for form, image in forms.items():
             path = tmp_path / f"{i}_{form}.png"
             image.save(path)
-            agree.append(helpers.predict_image(path, net)["digit"] == originals[i].item())
+            agree.append(helpers.predict_image(path, net)["digit"][0] == originals[i].item())
     assert np.mean(agree) >= 0.95
 
 

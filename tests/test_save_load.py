@@ -9,13 +9,9 @@ import helpers
 
 
 @pytest.fixture
-def trained(tiny_loaders):
-    train, valid, _ = tiny_loaders
-    torch.manual_seed(0)
-    net = helpers.init_network(2, 784, [32, 16, 10], 0.1, device="cpu")
-    net, loss_array, accuracy_array = helpers.train(net, train.x, train.y, valid.x, valid.y, 3e-3, 2,
-                                                     "cross_entropy", "adam", batch_size=32, progress=False)
-    return net, train.preprocessing, {"loss": loss_array, "accuracy": accuracy_array}
+def trained(trained_tiny, tiny_loaders):
+    net, history = trained_tiny
+    return net, tiny_loaders[0].preprocessing, history
 
 
 def test_round_trip_gives_the_same_network(trained, tiny_loaders, tmp_path):
@@ -35,7 +31,7 @@ def test_file_is_weights_and_plain_data_only(trained, tmp_path):
     path = helpers.save_network(net, tmp_path / "model.pt", preprocessing=preprocessing, metadata={"acc": 0.5})
     payload = torch.load(path, weights_only=True)
     assert set(payload) == {"format", "config", "preprocessing", "metadata", "state_dict"}
-    assert set(payload["state_dict"]) == {f"fc{i}.{kind}" for i in (1, 2, 3) for kind in ("weight", "bias")}
+    assert set(payload["state_dict"]) == {f"fc{i}.{kind}" for i in (1, 2) for kind in ("weight", "bias")}
     card = json.loads(path.with_suffix(".json").read_text())
     assert card["config"] == net.config and card["preprocessing"]["image_size"] == 28
     assert card["metadata"] == {"acc": 0.5}
@@ -128,7 +124,7 @@ class Payload:
 
 def test_pickled_code_is_refused_without_running(tmp_path, capsys):
     path = tmp_path / "evil.pt"
-    path.write_bytes(pickle.dumps({"format": helpers.MODEL_FORMAT, "state_dict": Payload()}))
+    path.write_bytes(pickle.dumps({"format": helpers._MODEL_FORMAT, "state_dict": Payload()}))
     with pytest.raises(ValueError, match="not a readable model file"):
         helpers.load_network(path)
     assert "this must never run" not in capsys.readouterr().out
@@ -138,7 +134,7 @@ def test_weights_that_do_not_fit_the_config(trained, tmp_path):
     net, preprocessing, _ = trained
     path = helpers.save_network(net, tmp_path / "model.pt", preprocessing=preprocessing)
     payload = torch.load(path, weights_only=True)
-    payload["config"]["neurons_per_layer"] = [64, 16, 10]
+    payload["config"]["neurons_per_layer"] = [64, 10]
     torch.save(payload, path)
     with pytest.raises(ValueError, match="do not fit the saved architecture"):
         helpers.load_network(path)

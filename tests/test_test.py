@@ -6,13 +6,9 @@ import helpers
 
 
 @pytest.fixture
-def saved(tiny_loaders, tmp_path):
-    train, valid, _ = tiny_loaders
-    torch.manual_seed(0)
-    net = helpers.init_network(1, 784, [32, 10], 0.0, device="cpu")
-    net, _, _ = helpers.train(net, train.x, train.y, valid.x, valid.y, 3e-3, 3, "cross_entropy", "adam",
-                              batch_size=32, progress=False)
-    return net, helpers.save_network(net, tmp_path / "model.pt", preprocessing=train.preprocessing)
+def saved(trained_tiny, tiny_loaders, tmp_path):
+    net, _ = trained_tiny
+    return net, helpers.save_network(net, tmp_path / "model.pt", preprocessing=tiny_loaders[0].preprocessing)
 
 
 def test_none_uses_the_net_as_it_is(saved, tiny_loaders):
@@ -28,7 +24,7 @@ def test_none_uses_the_net_as_it_is(saved, tiny_loaders):
 def test_model_weights_replace_the_nets(saved, tiny_loaders, form):
     trained, path = saved
     model = {"path": path, "str": str(path), "state_dict": trained.state_dict(), "module": trained}[form]
-    untrained = helpers.init_network(1, 784, [32, 10], 0.0, device="cpu")
+    untrained = helpers.init_network(**trained.config, device="cpu")
     test = tiny_loaders[2]
     assert torch.equal(helpers.test(untrained, model, test.x, test.y), helpers.test(trained, None, test.x, test.y))
 
@@ -55,7 +51,7 @@ def test_bad_model_argument(saved, tiny_loaders):
 def test_probabilities_in_chunks_match_one_pass_and_sum_to_one(saved, tiny_loaders):
     net, _ = saved
     x = tiny_loaders[2].x
-    in_chunks, at_once = helpers.logits_of(net, x, chunk_size=7), helpers.logits_of(net, x, chunk_size=1000)
+    in_chunks, at_once = helpers._logits_of(net, x, chunk_size=7), helpers._logits_of(net, x, chunk_size=1000)
     assert in_chunks.shape == (len(x), 10)
     assert torch.allclose(in_chunks, at_once, atol=1e-5)   # the chunk size changes the GEMM blocking: a few ulps
     probabilities = helpers.predict_proba(net, x)

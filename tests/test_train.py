@@ -158,7 +158,7 @@ def test_train_one_epoch_passes_over_a_loader_once_and_reports_its_mean_loss(tin
     net = helpers.init_network(1, 784, [32, 10], 0.0, device="cpu")   # no dropout: training mode = eval mode
     optimizer = torch.optim.SGD(net.parameters(), lr=0.0)   # steps leave the weights as they are
     seen = []
-    loss, accuracy = helpers.train_one_epoch(net, train, nn.CrossEntropyLoss(), optimizer,
+    loss, accuracy = helpers._train_one_epoch(net, train, nn.CrossEntropyLoss(), optimizer,
                                              augment=lambda batch: seen.append(len(batch)) or batch)
     assert sum(seen) == len(train.y) and len(seen) == len(train)
     expected_loss, expected_accuracy = helpers.evaluate(net, train.x, train.y)
@@ -171,4 +171,4 @@ def test_each_loss_name_gives_its_own_loss():
                 "nll": nn.functional.cross_entropy(logits, target),
                 "multi_margin": nn.functional.multi_margin_loss(logits, target)}
     for name, value in expected.items():
-        assert helpers.make_loss(name)(logits, target).item() == pytest.approx(value.item(), rel=1e-6)
+        assert helpers._make_loss(name)(logits, target).item() == pytest.approx(value.item(), rel=1e-6)
