@@ -366,7 +366,7 @@ def seeds_seconds(data, configuration, seeds, together, epochs=2):
 
 
 def time_seeds_together(data, repeats, seeds=(0, 1, 2)):
-    "Rows {configuration, one after another, together, ratio, _stack_pays}: medians of `repeats` alternated runs."
+    "Rows {configuration, one after another, together, ratio, stack_pays}: medians of `repeats` alternated runs."
     rows = []
     for label, configuration in SEED_CONFIGURATIONS.items():
         seeds_seconds(data, configuration, seeds, True, epochs=1)   # warm-up
@@ -383,7 +383,7 @@ def time_seeds_together(data, repeats, seeds=(0, 1, 2)):
                             len(seeds))
         rows.append({"configuration": label, "one after another": statistics.median(apart),
                      "together": statistics.median(together),
-                     "ratio": statistics.median(together) / statistics.median(apart), "_stack_pays": pays})
+                     "ratio": statistics.median(together) / statistics.median(apart), "stack_pays": pays})
     return rows
 
 
@@ -529,9 +529,9 @@ def seeds_together_lines(rows):
     lines = ["", "Seeds trained together: 3 seeds (0, 1, 2) for 2 epochs on the fast engine, as one stack "
              "(h.train_together) or one after another (h.train), medians of alternated runs; train_new_networks "
              "stacks only where h._stack_pays says so:", "",
-             "| configuration | one after another s | together s | ratio | _stack_pays |", "|---|---:|---:|---:|---|"]
+             "| configuration | one after another s | together s | ratio | stack_pays |", "|---|---:|---:|---:|---|"]
     return lines + [f"| {row['configuration']} | {row['one after another']:.2f} | {row['together']:.2f} | "
-                    f"{row['ratio']:.2f} | {row['_stack_pays']} |" for row in rows]
+                    f"{row['ratio']:.2f} | {row['stack_pays']} |" for row in rows]
 
 
 def markdown_report(report):

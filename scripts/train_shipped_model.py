@@ -143,6 +143,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.image_size != IMAGE_SIDE:
         parser.error(f"--image-size must be {IMAGE_SIDE}: the distortions work on MNIST's own 28x28")
+    if str(args.use_gpu).lower() not in ("cpu", "false"):
+        parser.error("--use-gpu must be cpu: this recipe (its distortions, its time limit) is for the CPU")
     if args.model_path is None:   # a validation-only run must not replace the shipped model (no test figures)
         args.model_path = VALIDATION_RUN_PATH if args.skip_test else SHIPPED_PATH
     return args

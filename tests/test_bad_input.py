@@ -135,11 +135,13 @@ def test_training_folders_decode_images_as_predict_image_does(tmp_path):
     read = folder_images(tmp_path, {
         "a_plain.png": Image.fromarray(ink),
         "b_16_bit.png": Image.fromarray(ink.astype(np.uint16) * 257),   # levels 0-65535
+        "b_16_bit_8_bit_levels.png": Image.fromarray(ink.astype(np.uint16)),   # a 16-bit file holding 0-255
         "c_alpha.png": Image.fromarray(np.stack([np.zeros_like(ink)] * 3 + [ink], axis=2)),   # black ink in alpha
         "d_wide.png": Image.fromarray(page),
         "e_large.png": Image.fromarray(255 - digit_seven(112)),   # black on white, four times larger
     })
     assert np.array_equal(read["b_16_bit.png"], read["a_plain.png"])   # 28x28 images are taken as they are
+    assert np.array_equal(read["b_16_bit_8_bit_levels.png"], read["a_plain.png"])
     assert np.array_equal(read["c_alpha.png"], read["a_plain.png"])
     mnist_form = np.round(helpers.image_to_mnist(ink) * 255)   # other sizes: brought to MNIST's form
     for name in ("d_wide.png", "e_large.png"):

@@ -111,9 +111,11 @@ def test_main_trains_and_scores_on_the_data_it_is_handed(idx_root, tmp_path, mon
     monkeypatch.setattr(helpers, "loadDataset", no_loading)
     results = tiny_main(idx_root, tmp_path / "model.pt", is_training=True, data=data)
     assert results["test"]["accuracy"] == helpers.score(results["net"], data[2].x, data[2].y)["accuracy"]
-    with pytest.raises(ValueError,
-                       match=r"data must be loadDataset's \(train, valid, test\) loaders with \(200, 60, 100\)"):
-        tiny_main(idx_root, tmp_path / "other.pt", is_training=True, val_size=60, data=data)
+    for other in ({"val_size": 60}, {"seed": 1}, {"image_size": 14}, {"dataset_path": tmp_path}):
+        with pytest.raises(ValueError, match=r"data must be loadDataset's \(train, valid, test\) loaders for these"):
+            tiny_main(idx_root, tmp_path / "other.pt", is_training=True, data=data, **other)
+    with pytest.raises(ValueError, match="got list of no loaders from loadDataset"):
+        tiny_main(idx_root, tmp_path / "other.pt", is_training=True, data=[data[0].x, data[1].x, data[2].x])
 
 
 def test_main_reports_the_loss_the_network_was_trained_with(idx_root, tmp_path):
