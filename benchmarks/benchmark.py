@@ -17,7 +17,7 @@ scikit-learn's own MLP) with Adam (lr 1e-3) and cross-entropy on the same 50,000
 `loadDataset` draws), for one epoch:
 
 (a) this project's `train`, on the tensors `loadDataset` prepared once, with each engine: 'auto' (the fast engine
-    of the notebook's section 3a) and 'eager' (_train_one_epoch's autograd loop). Each figure is the second epoch of a
+    of the notebook's section 3b) and 'eager' (_train_one_epoch's autograd loop). Each figure is the second epoch of a
     two-epoch `train` call, timed by its on_epoch_end hook as a user's code would see it, with 1,000 validation images
     scored after the epoch (the other methods validate nothing).
 (b) the usual pipeline: torchvision.datasets.MNIST + ToTensor + Normalize((0.1307,), (0.3081,)), a Subset of the same

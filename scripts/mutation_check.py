@@ -210,6 +210,9 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
     ("no error bars", "yerr=spreads, capsize=3", "yerr=None, capsize=3", ["test_experiments"]),
     ("any size short of the best called worse", "if mean[best] - mean[size] <= spread[best] + spread[size])",
      "if mean[best] - mean[size] <= 0)", ["test_experiments"]),
+    ("candidates for main()'s defaults however slow they train",
+     'affordable = better[("seconds", "mean")] <= time_budget * table.iloc[0][("seconds", "mean")]',
+     'affordable = better[("seconds", "mean")] >= 0', ["test_experiments"]),
     ("the border misses the last column", "pixels[:, 0], pixels[:, -1]])", "pixels[:, 0], pixels[:, 0]])",
      ["test_predict_image"]),
     ("an image claiming an enormous size is decoded", 'warnings.simplefilter("error", Image.DecompressionBombWarning)',
@@ -227,7 +230,7 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
     ("digits centred by their box, not their centre of mass",
      "top = int(np.clip(round(14 - centre_row), 0, 28 - height))",
      "top = (28 - height) // 2", ["test_predict_image"]),
-    # section 3a: the fast engine, seeds trained together
+    # section 3b: the fast engine, seeds trained together
     ("_make_loss gives cross-entropy for any name", "    return _LOSSES[key]()",
      '    return _LOSSES["cross_entropy"]()', ["test_train", "test_engines"]),
     ("_train_one_epoch forgets net.train()", "    net.train()\n    device = next(net.parameters()).device\n",

@@ -430,13 +430,9 @@ def test_prediction_refuses_nan_inputs(net):
         helpers.test(net, None, torch.full((2, 784), float("inf")))
 
 
-@pytest.mark.parametrize("model, message", [
-    (5, "model must be None, a saved model's path, a state dict or a network, got int"),
-    ({"fc1.weight": torch.zeros(3, 3)}, r"the weights in `model` do not fit `net`"),
-])
-def test_test_refuses_a_wrong_model_by_name(net, model, message):
-    with pytest.raises(ValueError, match=message):
-        helpers.test(net, model, torch.zeros(2, 784))
+def test_test_refuses_a_wrong_model_by_name(net):
+    with pytest.raises(ValueError, match=r"model must be None \(net as it is\) or a saved model's path .*got int"):
+        helpers.test(net, 5, torch.zeros(2, 784))
 
 
 def test_test_refuses_labels_of_another_length(net):

@@ -1,4 +1,4 @@
-"""Step 3a: the fast engine does the eager loop's mathematics, keeps dropout where it belongs, and trains seeds together
+"""Step 3b: the fast engine does the eager loop's mathematics, keeps dropout where it belongs, and trains seeds together
 exactly as each would train alone."""
 import subprocess
 import sys

@@ -22,7 +22,7 @@ def test_spread_table_gives_mean_and_spread_per_configuration():
     assert table.loc[("baseline", "defaults"), ("valid acc", "mean")] == pytest.approx(0.92)
     assert table.loc[("baseline", "defaults"), ("valid acc", "std")] == pytest.approx(0.02)   # sample std
     assert table.loc[("dropout", "0.5"), ("seconds", "mean")] == pytest.approx(2.0)
-    assert list(table[helpers._VERDICT]) == ["baseline", "worse"]
+    assert list(table["verdict"]) == ["baseline", "worse"]
 
 
 @pytest.mark.parametrize("values, verdict", [
@@ -33,7 +33,7 @@ def test_spread_table_gives_mean_and_spread_per_configuration():
 ])
 def test_better_or_worse_only_beyond_the_spreads(values, verdict):
     table = helpers.spread_table(runs_table({("baseline", ""): [0.91, 0.92, 0.93], ("factor", "x"): values}))
-    assert table.loc[("factor", "x"), helpers._VERDICT] == verdict
+    assert table["verdict"].loc[("factor", "x")] == verdict
 
 
 def test_show_spread_prints_mean_plus_minus_std():
@@ -45,7 +45,7 @@ def test_input_size_verdict_keeps_28_when_it_ties_and_names_the_worse_sizes():
     table = helpers.spread_table(runs_table({
         ("baseline", "defaults"): [0.960, 0.962, 0.964],
         ("input size", "14"): [0.940, 0.941, 0.942], ("input size", "32"): [0.961, 0.963, 0.965]}))
-    verdict = helpers._input_size_verdict(table, 28)
+    verdict = helpers.spread_findings(table, 28)["input size"]
     assert verdict.startswith("Input size: sizes [28, 32] are within noise of the best (32), "
                               "[14] fall short of it beyond the noise")
     assert "28x28 is kept" in verdict
@@ -54,9 +54,22 @@ def test_input_size_verdict_keeps_28_when_it_ties_and_names_the_worse_sizes():
 def test_input_size_verdict_picks_a_size_that_beats_28():
     table = helpers.spread_table(runs_table({
         ("baseline", "defaults"): [0.940, 0.941, 0.942], ("input size", "20"): [0.960, 0.961, 0.962]}))
-    verdict = helpers._input_size_verdict(table, 28)
+    verdict = helpers.spread_findings(table, 28)["input size"]
     assert ("[28] fall short of it beyond the noise" in verdict
             and "20x20 is the screen's candidate; main() keeps 28x28" in verdict)
+
+
+def test_spread_findings_lists_each_verdict_and_splits_the_better_by_training_time():
+    runs = runs_table({("baseline", "defaults"): [0.90, 0.90, 0.90], ("widths", "wide"): [0.95, 0.95, 0.95],
+                       ("dropout", "0"): [0.96, 0.96, 0.96], ("dropout", "0.4"): [0.85, 0.85, 0.85],
+                       ("batch", "32"): [0.90, 0.90, 0.90]})
+    runs.loc[runs["value"] == "wide", "seconds"] = 2.0 * 1.3   # 30% slower than the baseline's mean of 2 s
+    runs.loc[runs["value"] == "0", "seconds"] = 2.0 * 1.2      # 20% slower: still within main()'s budget
+    findings = helpers.spread_findings(helpers.spread_table(runs), 28)
+    assert findings["better"] == ["widths wide", "dropout 0"] and findings["worse"] == ["dropout 0.4"]
+    assert findings["within noise"] == ["batch 32"]
+    assert findings["candidates"] == ["dropout 0"] and findings["too slow"] == ["widths wide"]
+    assert findings["input size"] is None   # no other input size tried
 
 
 def test_describe_labels_changes():
@@ -124,9 +137,11 @@ def test_plot_spread_draws_each_spread_as_an_error_bar():
     table = helpers.spread_table(runs_table({("baseline", "d"): [0.90, 0.92, 0.94],
                                              ("dropout", "0.5"): [0.80, 0.81, 0.82],
                                              ("dropout", "0.2"): [0.91, 0.91, 0.91]}))
-    figure = helpers.plot_spread(table, "defaults")
+    figure = helpers.plot_spread(table)
     bars = next(container for container in figure.axes[0].containers if isinstance(container, BarContainer))
+    labels = [label.get_text() for label in figure.axes[0].get_xticklabels()]
     plt.close(figure)
+    assert labels == ["d", "0.5", "0.2"]   # the baseline's bar is labelled with its own value
     assert [bar.get_height() for bar in bars] == pytest.approx([0.92, 0.81, 0.91])
     segments = bars.errorbar.lines[2][0].get_segments()
     half_heights = [(segment[1][1] - segment[0][1]) / 2 for segment in segments]
@@ -136,7 +151,7 @@ def test_plot_spread_draws_each_spread_as_an_error_bar():
 def test_input_size_verdict_keeps_a_default_of_20_that_ties_and_says_why():
     table = helpers.spread_table(runs_table({
         ("baseline", "defaults"): [0.960, 0.962, 0.964], ("input size", "28"): [0.962, 0.963, 0.964]}))
-    verdict = helpers._input_size_verdict(table, 20)
+    verdict = helpers.spread_findings(table, 20)["input size"]
     assert verdict.startswith("Input size: sizes [20, 28] are within noise of the best (28)")
     assert "20x20 is kept: no size beats it beyond the noise, and it feeds the first layer 400 inputs" in verdict
 
@@ -144,6 +159,6 @@ def test_input_size_verdict_keeps_a_default_of_20_that_ties_and_says_why():
 def test_input_size_verdict_claims_no_saving_for_a_larger_default():
     table = helpers.spread_table(runs_table({("baseline", "defaults"): [0.960, 0.962, 0.964],
                                              ("input size", "28"): [0.960, 0.961, 0.962]}))
-    verdict = helpers._input_size_verdict(table, 32)
+    verdict = helpers.spread_findings(table, 32)["input size"]
     assert ("32x32 is kept: no size beats it beyond the noise, "
             "and it feeds the first layer 1024 inputs instead of 784.") in verdict

@@ -80,8 +80,11 @@ def test_training_script_stops_at_its_time_limit_through_the_epoch_hook(idx_root
 
 def test_the_public_names_are_few_and_each_is_listed_in_the_readme():
     readme = (helpers.NOTEBOOK.parent / "README.md").read_text(encoding="utf-8")
-    listed = re.findall(r"^- `(\w+)`: ", readme.split("## What `helpers.py` exports")[1].split("\n## ")[0], re.M)
+    section = readme.split("## What `helpers.py` exports")[1].split("\n## ")[0]
+    listed = re.findall(r"^- `(\w+)`: ", section, re.M)
     assert len(helpers.__all__) <= 35 and listed == helpers.__all__
+    entries = section[section.index("\n- `"):].strip().splitlines()
+    assert all(line.startswith("- `") for line in entries)   # one line each
     assert all(callable(getattr(helpers, name)) or name in ("SETTINGS", "_LOSSES", "_OPTIMIZERS")
                for name in helpers.__all__)
     assert "anywidget" not in helpers.__all__ and not any(name.startswith("_") for name in helpers.__all__)

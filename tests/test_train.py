@@ -13,7 +13,7 @@ def fresh_net(seed=0):
 
 @pytest.fixture(params=["eager", "fast"])
 def engine(request):
-    "Both training engines (section 3a): each test taking this runs once with each."
+    "Both training engines (section 3b): each test taking this runs once with each."
     return request.param
 
 
