@@ -6,15 +6,16 @@ patterns only stop a stray device name, path separator, byte size, timing, figur
 failing a grade on another machine. They are attached to every notebook nbval collects from this folder, so plain
 `pytest --nbval MNIST_Classification.ipynb` uses them without any option.
 """
+
 import re
 
 SANITIZE_PATTERNS = {
     r"\b(cpu|cuda(:\d+)?|mps)\b": "DEVICE",
-    r"<Figure size \d+x\d+ with (\d+) Axes>": r"<Figure with \1 Axes>",           # pixel size moves with dpi
+    r"<Figure size \d+x\d+ with (\d+) Axes>": r"<Figure with \1 Axes>",  # pixel size moves with dpi
     r"\b\d+(\.\d+)?\s?(B|bytes|kB|KB|KiB|MB|MiB|GB|GiB)\b": "SIZE",
     r"\b\d+(\.\d+)?\s?(s|ms|µs|seconds|minutes|it/s|epoch/s)\b": "TIME",
     r"\b0x[0-9a-fA-F]{6,}\b": "0xADDRESS",
-    r"\\": "/",                                                                    # Windows path separators
+    r"\\": "/",  # Windows path separators
 }
 
 
@@ -28,6 +29,6 @@ def sanitize(text):
 def pytest_collection_modifyitems(items):
     "Give every nbval notebook these patterns (on top of any --nbval-sanitize-with file)."
     for item in items:
-        patterns = getattr(item.parent, "sanitize_patterns", None)   # only nbval's notebook collector has them
+        patterns = getattr(item.parent, "sanitize_patterns", None)  # only nbval's notebook collector has them
         if patterns is not None:
             patterns.update(SANITIZE_PATTERNS)

@@ -7,6 +7,7 @@ tracebacks point into the notebook.
 
 From a terminal: `python helpers.py --help`.
 """
+
 import argparse
 import ast
 import json
@@ -42,9 +43,13 @@ def _public_names(notebook=NOTEBOOK):
 
     def visit(statements):
         for node in statements:
-            if isinstance(node, (ast.If, ast.Try)):   # definitions made only on one branch still count
-                visit(node.body + node.orelse + [line for handler in getattr(node, "handlers", []) for line in
-                                                 handler.body] + getattr(node, "finalbody", []))
+            if isinstance(node, (ast.If, ast.Try)):  # definitions made only on one branch still count
+                visit(
+                    node.body
+                    + node.orelse
+                    + [line for handler in getattr(node, "handlers", []) for line in handler.body]
+                    + getattr(node, "finalbody", [])
+                )
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 imported.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
             elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
@@ -59,13 +64,13 @@ def _public_names(notebook=NOTEBOOK):
 
 
 _run_exported_cells(globals())
-__all__ = [*_public_names(), "settings_options"]   # and this file's one: a command line from Settings
+__all__ = [*_public_names(), "settings_options"]  # and this file's one: a command line from Settings
 
 
 def settings_options(parser, defaults):
     "Add to an argparse `parser` one option per field of the notebook's Settings, its default taken from `defaults`."
     for name in _SETTING_NAMES:
-        if name == "is_training":   # the command says it: train or test
+        if name == "is_training":  # the command says it: train or test
             continue
         default, flag = getattr(defaults, name), "--" + name.replace("_", "-")
         if isinstance(default, bool):
@@ -82,23 +87,27 @@ def _command_line(argv=None):
     predict = commands.add_parser("predict", help="print the digit (and its probability) in each image")
     predict.add_argument("images", nargs="+", help="image files or folders of images")
     predict.add_argument("--model", default=SETTINGS.model_path, help="saved model (default: %(default)s)")
-    for name, help_text in (("train", "train a network with main() and save it (to <runs-dir>/mnist_mlp.pt unless "
-                                      "--model-path says otherwise)"),
-                            ("test", "load a saved model (--model-path) and report its metrics with main()")):
+    for name, help_text in (
+        (
+            "train",
+            "train a network with main() and save it (to <runs-dir>/mnist_mlp.pt unless --model-path says otherwise)",
+        ),
+        ("test", "load a saved model (--model-path) and report its metrics with main()"),
+    ):
         settings_options(commands.add_parser(name, help=help_text), SETTINGS)
-    commands.choices["train"].set_defaults(model_path=None)   # main() decides: <runs-dir>/mnist_mlp.pt
+    commands.choices["train"].set_defaults(model_path=None)  # main() decides: <runs-dir>/mnist_mlp.pt
     args = vars(parser.parse_args(argv))
     command = args.pop("command")
     try:
         _run_command(command, args)
-    except (ValueError, OSError, MemoryError, FloatingPointError) as error:   # refusals: the message says it all
+    except (ValueError, OSError, MemoryError, FloatingPointError) as error:  # refusals: the message says it all
         parser.exit(1, f"{parser.prog} {command}: error: {error}\n")
     return 0
 
 
 def _run_command(command, args):
     if command == "predict":
-        images = args["images"] if len(args["images"]) > 1 else args["images"][0]   # one folder: its images
+        images = args["images"] if len(args["images"]) > 1 else args["images"][0]  # one folder: its images
         table = predict_image(images, load_network(args["model"], device="cpu"))
         for row in table.to_dict("records"):
             print(f"{row['source']}: {row['digit']} (p = {row['probability']:.3f})")

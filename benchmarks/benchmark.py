@@ -43,6 +43,7 @@ each with its own input normalisation; peak memory (VmHWM, i.e. peak RSS) of a f
 loads data and trains one epoch, each way. End to end against an earlier commit (`python helpers.py train`, strict
 nbval): benchmarks/against_baseline.py.
 """
+
 import argparse
 import contextlib
 import gc
@@ -72,20 +73,26 @@ import references  # noqa: E402  (the peer references, beside this file)
 import helpers as h  # noqa: E402  (the notebook's functions; needs the repository root on sys.path)
 
 NETWORK = h.SETTINGS.replace(  # the assignment's example network, and how every timed epoch trains it
-    no_of_layers=2, neurons_per_layer=[100, 50, 10], dropout=0.2, image_size=28, loss_func="cross_entropy",
-    optimizer="adam", learning_rate=1e-3)
-TRAIN_IMAGES, QUICK_TRAIN_IMAGES, WARM_UP_IMAGES = h.SETTINGS.train_size, 1_000, 2_000   # main()'s split
+    no_of_layers=2,
+    neurons_per_layer=[100, 50, 10],
+    dropout=0.2,
+    image_size=28,
+    loss_func="cross_entropy",
+    optimizer="adam",
+    learning_rate=1e-3,
+)
+TRAIN_IMAGES, QUICK_TRAIN_IMAGES, WARM_UP_IMAGES = h.SETTINGS.train_size, 1_000, 2_000  # main()'s split
 VALID_IMAGES, TEST_IMAGES = h.SETTINGS.val_size, h.SETTINGS.test_size
 TARGET_ACCURACY = 0.98
 MEMORY_PROBE_BATCH_SIZE = 64
-SETTLE_SECONDS = 0.5   # pause before every timed run (scikit-learn's OpenBLAS threads otherwise slow the next one)
+SETTLE_SECONDS = 0.5  # pause before every timed run (scikit-learn's OpenBLAS threads otherwise slow the next one)
 
 REFERENCE = "(a) project train"
 EAGER = "(a) project train, engine='eager'"
 BY_HAND = "(d) PyTorch by hand (no autograd)"
 JAX_STEP = "(e) JAX + optax, jitted step"
 JAX_SCAN = "(e) JAX + optax, whole epoch in lax.scan"
-VALID_PER_EPOCH = 1_000   # the validation images train scores after every timed epoch, as a user's run would
+VALID_PER_EPOCH = 1_000  # the validation images train scores after every timed epoch, as a user's run would
 DATALOADER = "(b) DataLoader, num_workers={}"
 SKLEARN = "(c) scikit-learn MLPClassifier"
 TABLE_HEADER = "| method | batch size | median seconds | ratio to (a) |"
@@ -94,11 +101,12 @@ TABLE_HEADER = "| method | batch size | median seconds | ratio to (a) |"
 # From a search over Adam lr 1e-3, 2e-3, 3e-3, batch 64, 128, 256, schedule None (never reached 98% within 30 epochs)
 # or OneCycle over 10, 15, 20 or 25 epochs: the fastest recipe that took train to 98% for each of seeds 0, 1 and 2 with
 # epochs to spare (OneCycle over 15 epochs at batch 128 is as fast when it gets there, but ends at 97.9-98.1%).
-RACE = NETWORK.replace(learning_rate=3e-3, batch_size=256, schedule="onecycle", training_epochs=20)   # time to 98%
+RACE = NETWORK.replace(learning_rate=3e-3, batch_size=256, schedule="onecycle", training_epochs=20)  # time to 98%
 RACE_FIELDS = ("learning_rate", "batch_size", "schedule", "training_epochs")
 
 
 # ---------------------------------------------------------------- machine
+
 
 def cpu_model():
     "The CPU's model name from /proc/cpuinfo (or what platform knows)."
@@ -122,6 +130,7 @@ def blas_threads():
 def machine_facts():
     "What a reader needs to compare this run with another: hardware, threads, versions, date, load."
     import sklearn
+
     return {
         "cpu": cpu_model(),
         "os.cpu_count()": os.cpu_count(),
@@ -139,13 +148,15 @@ def machine_facts():
 
 # ---------------------------------------------------------------- data
 
+
 @dataclass
 class Data:
     "Everything the methods train and test on: the project's tensors and torchvision's datasets, same images."
-    project_train: object      # h.TensorLoader: .x normalised [N, 784] float, .y labels
+
+    project_train: object  # h.TensorLoader: .x normalised [N, 784] float, .y labels
     project_valid: object
     project_test: object
-    usual_train: Subset        # torchvision MNIST (ToTensor + Normalize) restricted to the same training images
+    usual_train: Subset  # torchvision MNIST (ToTensor + Normalize) restricted to the same training images
     usual_test: torchvision.datasets.MNIST
     preparation_seconds: dict
 
@@ -158,26 +169,31 @@ def usual_transform():
 def load_data(root, train_images):
     "Load MNIST both ways, timing each way's one-time preparation (first call in this process)."
     started = time.perf_counter()
-    train, valid, test = h.loadDataset(root, train_images, VALID_IMAGES, TEST_IMAGES, 64, True, device="cpu",
-                                       download=False)
+    train, valid, test = h.loadDataset(
+        root, train_images, VALID_IMAGES, TEST_IMAGES, 64, True, device="cpu", download=False
+    )
     project_seconds = time.perf_counter() - started
     started = time.perf_counter()
     usual_full = torchvision.datasets.MNIST(root, train=True, download=False, transform=usual_transform())
     usual_seconds = time.perf_counter() - started
     usual_test = torchvision.datasets.MNIST(root, train=False, download=False, transform=usual_transform())
-    usual_train = Subset(usual_full, train.dataset.indices)   # exactly the images loadDataset put in training
-    preparation = {"h.loadDataset (train + validation + test, decoded and normalised)": project_seconds,
-                   "torchvision.datasets.MNIST(train=True) (decoded; transforms run per image later)": usual_seconds}
+    usual_train = Subset(usual_full, train.dataset.indices)  # exactly the images loadDataset put in training
+    preparation = {
+        "h.loadDataset (train + validation + test, decoded and normalised)": project_seconds,
+        "torchvision.datasets.MNIST(train=True) (decoded; transforms run per image later)": usual_seconds,
+    }
     return Data(train, valid, test, usual_train, usual_test, preparation)
 
 
 # ---------------------------------------------------------------- one epoch, each way
 
+
 def new_network(seed=0):
     "The assignment's network, initialised from `seed`, on the CPU."
     torch.manual_seed(seed)
-    return h.init_network(NETWORK.no_of_layers, NETWORK.image_size ** 2, NETWORK.neurons_per_layer, NETWORK.dropout,
-                          device="cpu")
+    return h.init_network(
+        NETWORK.no_of_layers, NETWORK.image_size**2, NETWORK.neurons_per_layer, NETWORK.dropout, device="cpu"
+    )
 
 
 def project_epoch(data, batch_size, images, engine="auto", net=None):
@@ -185,16 +201,28 @@ def project_epoch(data, batch_size, images, engine="auto", net=None):
     (validating VALID_PER_EPOCH images after it): the second epoch of a two-epoch run, so that the first warms up."""
     net = new_network() if net is None else net
     ends = [time.perf_counter()]
-    h.train(net, data.project_train.x[:images], data.project_train.y[:images], data.project_valid.x[:VALID_PER_EPOCH],
-            data.project_valid.y[:VALID_PER_EPOCH], NETWORK.learning_rate, 2, "cross_entropy", "adam",
-            batch_size=batch_size, progress=False, engine=engine,
-            on_epoch_end=lambda *_: ends.append(time.perf_counter()))
+    h.train(
+        net,
+        data.project_train.x[:images],
+        data.project_train.y[:images],
+        data.project_valid.x[:VALID_PER_EPOCH],
+        data.project_valid.y[:VALID_PER_EPOCH],
+        NETWORK.learning_rate,
+        2,
+        "cross_entropy",
+        "adam",
+        batch_size=batch_size,
+        progress=False,
+        engine=engine,
+        on_epoch_end=lambda *_: ends.append(time.perf_counter()),
+    )
     return ends[2] - ends[1]
 
 
 def profile_project_epoch(data, batch_size, images, engine="auto", rows=20):
     "torch.profiler's table (operations by their own CPU time) of one h.train epoch, after a warm-up epoch."
     from torch.profiler import ProfilerActivity, profile
+
     project_epoch(data, batch_size, min(images, WARM_UP_IMAGES), engine)
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
         project_epoch(data, batch_size, images, engine)
@@ -204,12 +232,13 @@ def profile_project_epoch(data, batch_size, images, engine="auto", rows=20):
 def compiled_versus_eager(data, batch_size, images, repeats):
     "Median epoch seconds of h.train on the eager network and on torch.compile(network), and the compile seconds."
     eager = statistics.median(project_epoch(data, batch_size, images, "eager") for _ in range(repeats))
-    compiled_net = torch.compile(new_network(), dynamic=False)   # a compiled module is no MLP: the eager engine
-    started = time.perf_counter()   # the first (short) epochs compile the forward and backward passes
+    compiled_net = torch.compile(new_network(), dynamic=False)  # a compiled module is no MLP: the eager engine
+    started = time.perf_counter()  # the first (short) epochs compile the forward and backward passes
     project_epoch(data, batch_size, min(images, WARM_UP_IMAGES), "eager", net=compiled_net)
     compile_seconds = time.perf_counter() - started
-    compiled = statistics.median(project_epoch(data, batch_size, images, "eager", net=compiled_net)
-                                 for _ in range(repeats))
+    compiled = statistics.median(
+        project_epoch(data, batch_size, images, "eager", net=compiled_net) for _ in range(repeats)
+    )
     return eager, compiled, compile_seconds
 
 
@@ -218,14 +247,21 @@ def optimizer_switches():
     # the eager engine's; the fast one's is fused too
     project = h._make_optimizer("adam", new_network(), NETWORK.learning_rate)
     usual = torch.optim.Adam(new_network().parameters(), lr=NETWORK.learning_rate)
-    return {label: ", ".join(f"{name}={optimizer.defaults.get(name)}" for name in ("foreach", "fused"))
-            for label, optimizer in ((REFERENCE, project), ("(b) DataLoader loop", usual))}
+    return {
+        label: ", ".join(f"{name}={optimizer.defaults.get(name)}" for name in ("foreach", "fused"))
+        for label, optimizer in ((REFERENCE, project), ("(b) DataLoader loop", usual))
+    }
 
 
 def usual_loader(dataset, batch_size, num_workers, seed=0):
     "A shuffling DataLoader as the usual MNIST code builds it."
-    return DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=num_workers,
-                      generator=torch.Generator().manual_seed(seed))
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(seed),
+    )
 
 
 def usual_train_epoch(net, loader, optimizer, scheduler=None):
@@ -254,10 +290,18 @@ def sklearn_epoch(data, batch_size, images):
     "Seconds for MLPClassifier.fit with max_iter=1 (one epoch) on the first `images` normalised images."
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
+
     x = data.project_train.x[:images].numpy()
     y = data.project_train.y[:images].numpy()
-    model = MLPClassifier(hidden_layer_sizes=(100, 50), solver="adam", learning_rate_init=NETWORK.learning_rate,
-                          batch_size=batch_size, max_iter=1, shuffle=True, random_state=0)
+    model = MLPClassifier(
+        hidden_layer_sizes=(100, 50),
+        solver="adam",
+        learning_rate_init=NETWORK.learning_rate,
+        batch_size=batch_size,
+        max_iter=1,
+        shuffle=True,
+        random_state=0,
+    )
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -265,7 +309,7 @@ def sklearn_epoch(data, batch_size, images):
     return time.perf_counter() - started
 
 
-_BUILT_REFERENCES = {}   # reference_epoch's cache, kept for the whole run: (kind, batch_size) -> reference
+_BUILT_REFERENCES = {}  # reference_epoch's cache, kept for the whole run: (kind, batch_size) -> reference
 
 
 def reference_epoch(kind, data, batch_size, images):
@@ -273,12 +317,15 @@ def reference_epoch(kind, data, batch_size, images):
     built = _BUILT_REFERENCES
     key = (kind, batch_size)
     if key not in built:
-        weights = [(layer.weight.detach().numpy().copy(), layer.bias.detach().numpy().copy())
-                   for layer in new_network() if isinstance(layer, torch.nn.Linear)]
+        weights = [
+            (layer.weight.detach().numpy().copy(), layer.bias.detach().numpy().copy())
+            for layer in new_network()
+            if isinstance(layer, torch.nn.Linear)
+        ]
         built[key] = kind(weights, NETWORK.dropout, NETWORK.learning_rate, batch_size)
     x, y = data.project_train.x[:images], data.project_train.y[:images]
     x, y = (x, y) if kind is references.TorchByHand else (x.numpy(), y.numpy())
-    if (key, images) not in built:   # JAX compiles for each data size: once, untimed, for this one too
+    if (key, images) not in built:  # JAX compiles for each data size: once, untimed, for this one too
         built[(key, images)] = built[key].epoch(x, y)
     started = time.perf_counter()
     built[key].epoch(x, y)
@@ -323,14 +370,25 @@ def time_epochs(data, batch_sizes, images, repeats):
         for label, batch_size in plan:
             settle()
             seconds[(label, batch_size)].append(methods[label](batch_size, images))
-            print(f"  repeat {repeat + 1}/{repeats}  {label}, batch {batch_size}: "
-                  f"{seconds[(label, batch_size)][-1]:.3f} s", file=sys.stderr, flush=True)
+            print(
+                f"  repeat {repeat + 1}/{repeats}  {label}, batch {batch_size}: "
+                f"{seconds[(label, batch_size)][-1]:.3f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     rows = []
     for label, batch_size in plan:
         median = statistics.median(seconds[(label, batch_size)])
         reference = statistics.median(seconds[(REFERENCE, batch_size)])
-        rows.append({"method": label, "batch size": batch_size, "median seconds": median,
-                     "seconds": seconds[(label, batch_size)], "ratio to (a)": median / reference})
+        rows.append(
+            {
+                "method": label,
+                "batch size": batch_size,
+                "median seconds": median,
+                "seconds": seconds[(label, batch_size)],
+                "ratio to (a)": median / reference,
+            }
+        )
     return rows
 
 
@@ -347,15 +405,24 @@ def seeds_seconds(data, configuration, seeds, together, epochs=2):
     "Seconds to train `seeds` (fast engine, `epochs` epochs, 1,000-image validation): as one stack or one by one."
     width, sizes, dropout, batch_size = configuration
     x, valid_x = data.project_train.x, data.project_valid.x[:VALID_PER_EPOCH]
-    if width != 784:   # main()'s smaller inputs: the same images, resized
-        x, valid_x = (h.Preprocessing(int(width ** 0.5)).scale(images.view(-1, 28, 28)).flatten(1)
-                      for images in (x, valid_x))
+    if width != 784:  # main()'s smaller inputs: the same images, resized
+        x, valid_x = (
+            h.Preprocessing(int(width**0.5)).scale(images.view(-1, 28, 28)).flatten(1) for images in (x, valid_x)
+        )
     nets = []
     for seed in seeds:
         h.seed_everything(seed)
         nets.append(h.init_network(len(sizes) - 1, width, sizes, dropout, device="cpu"))
-    arguments = (x, data.project_train.y, valid_x, data.project_valid.y[:VALID_PER_EPOCH], NETWORK.learning_rate,
-                 epochs, "cross_entropy", "adam")
+    arguments = (
+        x,
+        data.project_train.y,
+        valid_x,
+        data.project_valid.y[:VALID_PER_EPOCH],
+        NETWORK.learning_rate,
+        epochs,
+        "cross_entropy",
+        "adam",
+    )
     started = time.perf_counter()
     if together:
         h.train_together(nets, list(seeds), *arguments, batch_size=batch_size, progress=False)
@@ -369,31 +436,42 @@ def time_seeds_together(data, repeats, seeds=(0, 1, 2)):
     "Rows {configuration, one after another, together, ratio, stack_pays}: medians of `repeats` alternated runs."
     rows = []
     for label, configuration in SEED_CONFIGURATIONS.items():
-        seeds_seconds(data, configuration, seeds, True, epochs=1)   # warm-up
+        seeds_seconds(data, configuration, seeds, True, epochs=1)  # warm-up
         apart, together = [], []
         for _ in range(repeats):
             settle()
             apart.append(seeds_seconds(data, configuration, seeds, False))
             settle()
             together.append(seeds_seconds(data, configuration, seeds, True))
-            print(f"  seeds {label}: one after another {apart[-1]:.2f} s, together {together[-1]:.2f} s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  seeds {label}: one after another {apart[-1]:.2f} s, together {together[-1]:.2f} s",
+                file=sys.stderr,
+                flush=True,
+            )
         width, sizes, dropout, batch_size = configuration
-        pays = h._stack_pays(h.init_network(len(sizes) - 1, width, sizes, dropout, device="cpu"), batch_size,
-                            len(seeds))
-        rows.append({"configuration": label, "one after another": statistics.median(apart),
-                     "together": statistics.median(together),
-                     "ratio": statistics.median(together) / statistics.median(apart), "stack_pays": pays})
+        pays = h._stack_pays(
+            h.init_network(len(sizes) - 1, width, sizes, dropout, device="cpu"), batch_size, len(seeds)
+        )
+        rows.append(
+            {
+                "configuration": label,
+                "one after another": statistics.median(apart),
+                "together": statistics.median(together),
+                "ratio": statistics.median(together) / statistics.median(apart),
+                "stack_pays": pays,
+            }
+        )
     return rows
 
 
 # ---------------------------------------------------------------- (d) time to accuracy
 
+
 def project_time_to_accuracy(data, recipe, seed, target):
     "(training seconds until test accuracy >= target or None, epochs run, last accuracy) for h.train."
-    checks = []   # (started, finished, accuracy) of every per-epoch test evaluation, which the clock leaves out
+    checks = []  # (started, finished, accuracy) of every per-epoch test evaluation, which the clock leaves out
 
-    def check_test_accuracy(epoch, net, loss_array, accuracy_array):   # train's per-epoch hook: True stops it
+    def check_test_accuracy(epoch, net, loss_array, accuracy_array):  # train's per-epoch hook: True stops it
         started = time.perf_counter()
         accuracy = h.evaluate(net, data.project_test.x, data.project_test.y)[1]
         checks.append((started, time.perf_counter(), accuracy))
@@ -402,9 +480,22 @@ def project_time_to_accuracy(data, recipe, seed, target):
     net = new_network(seed)
     began = time.perf_counter()
     # train validates on one image (next to nothing); the hook measures test accuracy after every epoch
-    h.train(net, data.project_train.x, data.project_train.y, data.project_valid.x[:1], data.project_valid.y[:1],
-            recipe.learning_rate, recipe.training_epochs, "cross_entropy", "adam", batch_size=recipe.batch_size,
-            seed=seed, schedule=recipe.schedule, progress=False, on_epoch_end=check_test_accuracy)
+    h.train(
+        net,
+        data.project_train.x,
+        data.project_train.y,
+        data.project_valid.x[:1],
+        data.project_valid.y[:1],
+        recipe.learning_rate,
+        recipe.training_epochs,
+        "cross_entropy",
+        "adam",
+        batch_size=recipe.batch_size,
+        seed=seed,
+        schedule=recipe.schedule,
+        progress=False,
+        on_epoch_end=check_test_accuracy,
+    )
     evaluating = sum(finished - started for started, finished, _ in checks[:-1])
     last_started, _, last_accuracy = checks[-1]
     reached = last_accuracy >= target
@@ -415,8 +506,9 @@ def project_time_to_accuracy(data, recipe, seed, target):
 def usual_test_accuracy(net, test_dataset):
     "Test accuracy as pytorch/examples' test() computes it (batches of 1,000)."
     net.eval()
-    correct = sum((net(images).argmax(1) == targets).sum().item()
-                  for images, targets in DataLoader(test_dataset, batch_size=1000))
+    correct = sum(
+        (net(images).argmax(1) == targets).sum().item() for images, targets in DataLoader(test_dataset, batch_size=1000)
+    )
     return correct / len(test_dataset)
 
 
@@ -427,8 +519,9 @@ def usual_time_to_accuracy(data, recipe, seed, target):
     optimizer = torch.optim.Adam(net.parameters(), lr=recipe.learning_rate)
     scheduler = None
     if recipe.schedule == "onecycle":
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.learning_rate,
-                                                        epochs=recipe.training_epochs, steps_per_epoch=len(loader))
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=recipe.learning_rate, epochs=recipe.training_epochs, steps_per_epoch=len(loader)
+        )
     training, accuracy = 0.0, 0.0
     for epoch in range(1, recipe.training_epochs + 1):
         started = time.perf_counter()
@@ -451,14 +544,20 @@ def time_to_accuracy(data, recipe, repeats, target):
     rows = []
     for label, results in outcomes.items():
         reached = [seconds for seconds, _, _ in results if seconds is not None]
-        rows.append({"method": label, "reached": f"{len(reached)}/{repeats}",
-                     "median seconds": statistics.median(reached) if reached else None,
-                     "epochs": [epochs for _, epochs, _ in results],
-                     "accuracies": [round(accuracy, 4) for _, _, accuracy in results]})
+        rows.append(
+            {
+                "method": label,
+                "reached": f"{len(reached)}/{repeats}",
+                "median seconds": statistics.median(reached) if reached else None,
+                "epochs": [epochs for _, epochs, _ in results],
+                "accuracies": [round(accuracy, 4) for _, _, accuracy in results],
+            }
+        )
     return rows
 
 
 # ---------------------------------------------------------------- (e) peak memory
+
 
 def proc_status_mib(field):
     "A memory field of /proc/self/status (VmRSS, VmHWM), in MiB, or None where there is no /proc."
@@ -487,22 +586,23 @@ def training_indices(pool_size, train_images, seed=0):
 
 def memory_probe(method, root, train_images):
     "In this (fresh) process: load data and train one epoch `method`'s way; print the RSS figures as JSON."
-    after_imports = proc_status_mib("VmRSS")
+    figures = {"rss after imports MiB": proc_status_mib("VmRSS")}
+    batch_size = MEMORY_PROBE_BATCH_SIZE
     if method == "project":
-        train, valid, _ = h.loadDataset(root, train_images, VALID_IMAGES, TEST_IMAGES, MEMORY_PROBE_BATCH_SIZE,
-                                        True, device="cpu", download=False)
-        after_data, peak_after_data = proc_status_mib("VmRSS"), peak_rss_mib()
-        h.train(new_network(), train.x, train.y, valid.x, valid.y, NETWORK.learning_rate, 1, "cross_entropy", "adam",
-                batch_size=MEMORY_PROBE_BATCH_SIZE, progress=False)
+        splits = (train_images, VALID_IMAGES, TEST_IMAGES)
+        train, valid, _ = h.loadDataset(root, *splits, batch_size, True, device="cpu", download=False)
+        figures.update({"rss after data MiB": proc_status_mib("VmRSS"), "peak rss after data MiB": peak_rss_mib()})
+        data = (train.x, train.y, valid.x, valid.y)
+        recipe = (NETWORK.learning_rate, 1, "cross_entropy", "adam")
+        h.train(new_network(), *data, *recipe, batch_size=batch_size, progress=False)
     else:
         full = torchvision.datasets.MNIST(root, train=True, download=False, transform=usual_transform())
         dataset = Subset(full, training_indices(len(full), train_images))
-        after_data, peak_after_data = proc_status_mib("VmRSS"), peak_rss_mib()
+        figures.update({"rss after data MiB": proc_status_mib("VmRSS"), "peak rss after data MiB": peak_rss_mib()})
         net = new_network()
-        usual_train_epoch(net, usual_loader(dataset, MEMORY_PROBE_BATCH_SIZE, 0),
-                          torch.optim.Adam(net.parameters(), lr=NETWORK.learning_rate))
-    print(json.dumps({"rss after imports MiB": after_imports, "rss after data MiB": after_data,
-                      "peak rss after data MiB": peak_after_data, "peak rss MiB": peak_rss_mib()}))
+        optimizer = torch.optim.Adam(net.parameters(), lr=NETWORK.learning_rate)
+        usual_train_epoch(net, usual_loader(dataset, batch_size, 0), optimizer)
+    print(json.dumps({**figures, "peak rss MiB": peak_rss_mib()}))
 
 
 def measure_memory(root, train_images, threads):
@@ -510,14 +610,23 @@ def measure_memory(root, train_images, threads):
     labels = {"project": REFERENCE, "dataloader": DATALOADER.format(0)}
     rows = []
     for method, label in labels.items():
-        command = [sys.executable, __file__, "--memory-probe", method, "--data", str(root),
-                   "--train-images", str(train_images)] + (["--threads", str(threads)] if threads else [])
+        command = [
+            sys.executable,
+            __file__,
+            "--memory-probe",
+            method,
+            "--data",
+            str(root),
+            "--train-images",
+            str(train_images),
+        ] + (["--threads", str(threads)] if threads else [])
         finished = subprocess.run(command, capture_output=True, text=True, check=True)
         rows.append({"method": label, **json.loads(finished.stdout.strip().splitlines()[-1])})
     return rows
 
 
 # ---------------------------------------------------------------- report
+
 
 def seconds_text(seconds):
     "Seconds with 3 decimals, or a dash."
@@ -526,12 +635,20 @@ def seconds_text(seconds):
 
 def seeds_together_lines(rows):
     "The seeds-together part of the report, as markdown lines."
-    lines = ["", "Seeds trained together: 3 seeds (0, 1, 2) for 2 epochs on the fast engine, as one stack "
-             "(h.train_together) or one after another (h.train), medians of alternated runs; train_new_networks "
-             "stacks only where h._stack_pays says so:", "",
-             "| configuration | one after another s | together s | ratio | stack_pays |", "|---|---:|---:|---:|---|"]
-    return lines + [f"| {row['configuration']} | {row['one after another']:.2f} | {row['together']:.2f} | "
-                    f"{row['ratio']:.2f} | {row['stack_pays']} |" for row in rows]
+    lines = [
+        "",
+        "Seeds trained together: 3 seeds (0, 1, 2) for 2 epochs on the fast engine, as one stack "
+        "(h.train_together) or one after another (h.train), medians of alternated runs; train_new_networks "
+        "stacks only where h._stack_pays says so:",
+        "",
+        "| configuration | one after another s | together s | ratio | stack_pays |",
+        "|---|---:|---:|---:|---|",
+    ]
+    return lines + [
+        f"| {row['configuration']} | {row['one after another']:.2f} | {row['together']:.2f} | "
+        f"{row['ratio']:.2f} | {row['stack_pays']} |"
+        for row in rows
+    ]
 
 
 def markdown_report(report):
@@ -539,37 +656,75 @@ def markdown_report(report):
     facts, settings = report["machine"], report["settings"]
     lines = [f"# One training epoch over {settings['train images']:,} MNIST images", ""]
     lines += [f"- {name}: {value}" for name, value in facts.items()]
-    lines += [f"- network 784-100-50-10 (ReLU, dropout 0.2), Adam lr {NETWORK.learning_rate:g}, cross-entropy; "
-              f"median of {settings['repeats']} repeat(s) after a warm-up epoch over "
-              f"{warm_up_images(settings['train images']):,} images",
-              "- Adam implementation: " + "; ".join(f"{label}: {switches}" for label, switches
-                                                     in settings["adam implementation"].items()),
-              "- (a): h.train's second epoch of a two-epoch run (engine 'auto', i.e. fast, or 'eager'), timed by its "
-              f"on_epoch_end hook, scoring {VALID_PER_EPOCH:,} validation images after the epoch as a user's run "
-              "does; (d), (e): benchmarks/references.py, written once and not tuned; (e) only where JAX is installed",
-              "- ratio to (a) = median seconds ÷ (a) project train's at the same batch size (above 1: slower)", "",
-              TABLE_HEADER, "|---|---:|---:|---:|"]
-    lines += [f"| {row['method']} | {row['batch size']} | {row['median seconds']:.3f} | {row['ratio to (a)']:.2f} |"
-              for row in report["epochs"]]
-    lines += ["", "One-time data preparation (not in the epoch figures; first call in the process):", "",
-              "| preparation | seconds |", "|---|---:|"]
+    lines += [
+        f"- network 784-100-50-10 (ReLU, dropout 0.2), Adam lr {NETWORK.learning_rate:g}, cross-entropy; "
+        f"median of {settings['repeats']} repeat(s) after a warm-up epoch over "
+        f"{warm_up_images(settings['train images']):,} images",
+        "- Adam implementation: "
+        + "; ".join(f"{label}: {switches}" for label, switches in settings["adam implementation"].items()),
+        "- (a): h.train's second epoch of a two-epoch run (engine 'auto', i.e. fast, or 'eager'), timed by its "
+        f"on_epoch_end hook, scoring {VALID_PER_EPOCH:,} validation images after the epoch as a user's run "
+        "does; (d), (e): benchmarks/references.py, written once and not tuned; (e) only where JAX is installed",
+        "- ratio to (a) = median seconds ÷ (a) project train's at the same batch size (above 1: slower)",
+        "",
+        TABLE_HEADER,
+        "|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {row['method']} | {row['batch size']} | {row['median seconds']:.3f} | {row['ratio to (a)']:.2f} |"
+        for row in report["epochs"]
+    ]
+    lines += [
+        "",
+        "One-time data preparation (not in the epoch figures; first call in the process):",
+        "",
+        "| preparation | seconds |",
+        "|---|---:|",
+    ]
     lines += [f"| {name} | {seconds:.3f} |" for name, seconds in report["preparation"].items()]
     lines += seeds_together_lines(report["seeds together"])
-    if report["time to accuracy"]:
-        recipe = report["recipe"]
-        lines += ["", f"Time to {TARGET_ACCURACY:.0%} test accuracy (training seconds, test evaluation excluded; "
-                  f"Adam max lr {recipe['learning_rate']:g}, batch {recipe['batch_size']}, schedule "
-                  f"{recipe['schedule']}, at most {recipe['training_epochs']} epochs; one seed per repeat):", "",
-                  "| method | reached | median seconds | epochs | test accuracy at stop |", "|---|---|---:|---|---|"]
-        lines += [f"| {row['method']} | {row['reached']} | {seconds_text(row['median seconds'])} | "
-                  f"{row['epochs']} | {row['accuracies']} |" for row in report["time to accuracy"]]
-    lines += ["", f"Peak memory of a fresh process that imports, loads the data and trains one epoch "
-              f"(batch {MEMORY_PROBE_BATCH_SIZE}):", "",
-              "| method | RSS after imports MiB | RSS after data MiB | peak RSS while loading MiB | peak RSS MiB |",
-              "|---|---:|---:|---:|---:|"]
-    lines += [f"| {row['method']} | {row['rss after imports MiB']:.0f} | {row['rss after data MiB']:.0f} | "
-              f"{row['peak rss after data MiB']:.0f} | {row['peak rss MiB']:.0f} |" for row in report["memory"]]
+    lines += time_to_accuracy_lines(report) + memory_lines(report["memory"])
     return "\n".join(lines) + "\n"
+
+
+def time_to_accuracy_lines(report):
+    "The time-to-accuracy part of the report, as markdown lines (none where it was skipped)."
+    if not report["time to accuracy"]:
+        return []
+    recipe = report["recipe"]
+    lines = [
+        "",
+        f"Time to {TARGET_ACCURACY:.0%} test accuracy (training seconds, test evaluation excluded; "
+        f"Adam max lr {recipe['learning_rate']:g}, batch {recipe['batch_size']}, schedule "
+        f"{recipe['schedule']}, at most {recipe['training_epochs']} epochs; one seed per repeat):",
+        "",
+        "| method | reached | median seconds | epochs | test accuracy at stop |",
+        "|---|---|---:|---|---|",
+    ]
+    lines += [
+        f"| {row['method']} | {row['reached']} | {seconds_text(row['median seconds'])} | "
+        f"{row['epochs']} | {row['accuracies']} |"
+        for row in report["time to accuracy"]
+    ]
+    return lines
+
+
+def memory_lines(rows):
+    "The peak-memory part of the report, as markdown lines."
+    lines = [
+        "",
+        f"Peak memory of a fresh process that imports, loads the data and trains one epoch "
+        f"(batch {MEMORY_PROBE_BATCH_SIZE}):",
+        "",
+        "| method | RSS after imports MiB | RSS after data MiB | peak RSS while loading MiB | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {row['method']} | {row['rss after imports MiB']:.0f} | {row['rss after data MiB']:.0f} | "
+        f"{row['peak rss after data MiB']:.0f} | {row['peak rss MiB']:.0f} |"
+        for row in rows
+    ]
+    return lines
 
 
 def write_report(report, path):
@@ -581,23 +736,34 @@ def write_report(report, path):
 
 # ---------------------------------------------------------------- command line
 
+
 def parse_arguments(argv=None):
     "The command line's options."
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=os.environ.get("MNIST_ROOT"),
-                        help="MNIST folder (default: $MNIST_ROOT)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", default=os.environ.get("MNIST_ROOT"), help="MNIST folder (default: $MNIST_ROOT)")
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per figure (default: %(default)s)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256], help="(default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch.set_num_threads(N) before anything runs (default: torch's own choice)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke test: {QUICK_TRAIN_IMAGES:,} images, 1 repeat, 1-epoch time-to-accuracy race")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads(N) before anything runs (default: torch's own choice)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke test: {QUICK_TRAIN_IMAGES:,} images, 1 repeat, 1-epoch time-to-accuracy race",
+    )
     parser.add_argument("--skip-time-to-accuracy", action="store_true", help="leave out (d), the slowest part")
     parser.add_argument("--output", help="also write the report here (.json: JSON, else markdown)")
-    parser.add_argument("--profile", action="store_true",
-                        help="instead: profile one epoch of the project's train at the first --batch-sizes "
-                             "(torch.profiler, operations by their own CPU time) and print the table")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead: profile one epoch of the project's train at the first --batch-sizes "
+        "(torch.profiler, operations by their own CPU time) and print the table",
+    )
     parser.add_argument("--memory-probe", choices=["project", "dataloader"], help=argparse.SUPPRESS)
     parser.add_argument("--train-images", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -615,16 +781,24 @@ def parse_arguments(argv=None):
 def run_benchmark(args):
     "Run every part and return the report as plain data."
     recipe = RACE.replace(training_epochs=1) if args.quick else RACE
-    report = {"machine": machine_facts(), "recipe": {field: getattr(recipe, field) for field in RACE_FIELDS},
-              "settings": {"train images": args.train_images, "repeats": args.repeats,
-                           "batch sizes": args.batch_sizes, "quick": args.quick,
-                           "adam implementation": optimizer_switches()}}
+    report = {
+        "machine": machine_facts(),
+        "recipe": {field: getattr(recipe, field) for field in RACE_FIELDS},
+        "settings": {
+            "train images": args.train_images,
+            "repeats": args.repeats,
+            "batch sizes": args.batch_sizes,
+            "quick": args.quick,
+            "adam implementation": optimizer_switches(),
+        },
+    }
     data = load_data(args.data, args.train_images)
     report["preparation"] = data.preparation_seconds
     report["epochs"] = time_epochs(data, args.batch_sizes, args.train_images, args.repeats)
     report["seeds together"] = time_seeds_together(data, args.repeats)
-    report["time to accuracy"] = ([] if args.skip_time_to_accuracy
-                                  else time_to_accuracy(data, recipe, args.repeats, TARGET_ACCURACY))
+    report["time to accuracy"] = (
+        [] if args.skip_time_to_accuracy else time_to_accuracy(data, recipe, args.repeats, TARGET_ACCURACY)
+    )
     report["memory"] = measure_memory(args.data, args.train_images, args.threads)
     return report
 
@@ -639,14 +813,19 @@ def main(argv=None):
         return 0
     if args.profile:
         data = load_data(args.data, args.train_images)
-        print(f"One epoch of h.train over {args.train_images:,} images at batch size {args.batch_sizes[0]}, "
-              f"torch {torch.__version__}, {torch.get_num_threads()} threads:")
+        print(
+            f"One epoch of h.train over {args.train_images:,} images at batch size {args.batch_sizes[0]}, "
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads:"
+        )
         print(profile_project_epoch(data, args.batch_sizes[0], args.train_images))
         if not args.quick:
-            eager, compiled, compile_seconds = compiled_versus_eager(data, args.batch_sizes[0], args.train_images,
-                                                                     args.repeats)
-            print(f"torch.compile(network), median of {args.repeats} epochs: {compiled:.3f} s per epoch after "
-                  f"{compile_seconds:.1f} s of compiling; eager: {eager:.3f} s per epoch")
+            eager, compiled, compile_seconds = compiled_versus_eager(
+                data, args.batch_sizes[0], args.train_images, args.repeats
+            )
+            print(
+                f"torch.compile(network), median of {args.repeats} epochs: {compiled:.3f} s per epoch after "
+                f"{compile_seconds:.1f} s of compiling; eager: {eager:.3f} s per epoch"
+            )
         return 0
     report = run_benchmark(args)
     print(markdown_report(report))

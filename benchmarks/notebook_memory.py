@@ -9,6 +9,7 @@ It executes a copy of the notebook (the file itself is not changed) with a probe
 prints the kernel's RSS before any cell, then a table: cell number, RSS after the cell, peak RSS so far (VmHWM),
 growth of the peak in that cell, and the cell's first line. The last row's peak is the peak of the whole run.
 """
+
 import argparse
 import re
 import sys
@@ -19,23 +20,27 @@ from nbclient import NotebookClient
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROBE_MARK = "# memory probe"
-PROBE = PROBE_MARK + """
+PROBE = (
+    PROBE_MARK
+    + """
 import re as _re
 _status = open('/proc/self/status').read()
 print(*(int(_re.search(_key + r':\\s+(\\d+)', _status).group(1)) // 1024 for _key in ('VmRSS', 'VmHWM')))
 """
+)
 
 
 def with_probes(notebook):
     "A copy of `notebook` with a probe after every code cell; returns (copy, [(cell number, first line)])."
     probed, labels = nbformat.from_dict(notebook), []
-    cells = [nbformat.v4.new_code_cell(PROBE)]   # the kernel's own memory before any cell: the baseline
+    cells = [nbformat.v4.new_code_cell(PROBE)]  # the kernel's own memory before any cell: the baseline
     for number, cell in enumerate(notebook.cells):
         cells.append(cell)
         if cell.cell_type == "code":
             cells.append(nbformat.v4.new_code_cell(PROBE))
-            first_line = next((line for line in cell.source.splitlines()
-                               if not line.startswith(("# NBVAL", "#| "))), "")
+            first_line = next(
+                (line for line in cell.source.splitlines() if not line.startswith(("# NBVAL", "#| "))), ""
+            )
             labels.append((number, first_line[:60]))
     probed.cells = cells
     return probed, labels
@@ -62,8 +67,12 @@ def main(argv=None):
         parser.error("this probe reads /proc/self/status: Linux only")
     notebook = nbformat.read(args.notebook, as_version=4)
     probed, labels = with_probes(notebook)
-    NotebookClient(probed, timeout=args.timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(Path(args.notebook).resolve().parent)}}).execute()
+    NotebookClient(
+        probed,
+        timeout=args.timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(Path(args.notebook).resolve().parent)}},
+    ).execute()
     baseline, *readings = probe_readings(probed)
     print(f"kernel before any cell: RSS {baseline[0]} MiB\n")
     print("| cell | RSS after, MiB | peak so far, MiB | peak growth, MiB | first line |")
@@ -74,7 +83,7 @@ def main(argv=None):
         print(f"| {number} | {rss} | {peak} | {peak - previous_peak} | `{first_line}` |")
         previous_peak = peak
     print(f"\npeak RSS of the whole run: {previous_peak} MiB ({previous_peak / 1024:.2f} GiB)")
-    for grew, number, first_line in sorted(growth, reverse=True)[:args.top]:
+    for grew, number, first_line in sorted(growth, reverse=True)[: args.top]:
         print(f"cell {number}: +{grew} MiB  {first_line}")
     return previous_peak
 

@@ -19,6 +19,7 @@ how the project's code stands against straightforward code of each kind, not aga
 JAX and optax are optional (benchmarks/requirements.txt); this module imports them only inside the JAX classes, so
 it imports without them, and HAVE_JAX says whether they are installed.
 """
+
 import importlib.util
 from functools import partial
 from typing import NamedTuple
@@ -42,6 +43,7 @@ def check_arguments(initial_weights, dropout, batch_size):
 
 # ---------------------------------------------------------------- PyTorch, no autograd
 
+
 def cross_entropy_and_logit_grad(logits, labels):
     "Mean cross-entropy over the batch, and its gradient with respect to the logits: (softmax - onehot) / B."
     log_probs = torch.log_softmax(logits, dim=1)
@@ -57,17 +59,21 @@ class TorchByHand:
     def __init__(self, initial_weights, dropout, learning_rate, batch_size, seed=0):
         check_arguments(initial_weights, dropout, batch_size)
         self.dropout, self.batch_size = dropout, batch_size
-        self.layers = [(torch.tensor(w, dtype=torch.float32), torch.tensor(b, dtype=torch.float32))
-                       for w, b in initial_weights]
-        self.params = [p for layer in self.layers for p in layer]   # [weight 1, bias 1, weight 2, ...]
-        self.optimizer = torch.optim.Adam(self.params, lr=learning_rate,
-                                          betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, fused=True)
+        self.layers = [
+            (torch.tensor(w, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)) for w, b in initial_weights
+        ]
+        self.params = [p for layer in self.layers for p in layer]  # [weight 1, bias 1, weight 2, ...]
+        self.optimizer = torch.optim.Adam(
+            self.params, lr=learning_rate, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, fused=True
+        )
         self.generator = torch.Generator().manual_seed(seed)
 
     def dropout_masks(self, n):
         "Inverted-dropout masks for all n rows (in permutation order), one per hidden layer: 0 or 1 / (1 - p)."
-        return [(torch.rand(n, w.shape[0], generator=self.generator) >= self.dropout).float() / (1.0 - self.dropout)
-                for w, _ in self.layers[:-1]]
+        return [
+            (torch.rand(n, w.shape[0], generator=self.generator) >= self.dropout).float() / (1.0 - self.dropout)
+            for w, _ in self.layers[:-1]
+        ]
 
     def forward(self, xb, masks):
         "Every layer's input (x, then each hidden layer's output after ReLU and dropout), and the logits."
@@ -82,7 +88,7 @@ class TorchByHand:
         grads, grad_out = [], grad_logits
         for i in reversed(range(len(self.layers))):
             grads = [grad_out.t() @ inputs[i], grad_out.sum(0)] + grads
-            if i > 0:   # through the hidden layer's dropout and ReLU (its output inputs[i] > 0 where both let it by)
+            if i > 0:  # through the hidden layer's dropout and ReLU (its output inputs[i] > 0 where both let it by)
                 grad_out = torch.where(inputs[i] > 0, (grad_out @ self.layers[i][0]) * masks[i - 1], 0.0)
         return grads
 
@@ -103,26 +109,29 @@ class TorchByHand:
         masks = self.dropout_masks(n)
         loss_sum = torch.zeros(())
         for start in range(0, n, self.batch_size):
-            rows = order[start:start + self.batch_size]
-            batch_masks = [mask[start:start + self.batch_size] for mask in masks]
+            rows = order[start : start + self.batch_size]
+            batch_masks = [mask[start : start + self.batch_size] for mask in masks]
             loss_sum += self.step(x[rows], y[rows], batch_masks) * len(rows)
         return loss_sum.item() / n
 
 
 # ---------------------------------------------------------------- JAX + optax
 
+
 class TrainState(NamedTuple):
     "What a JAX training step carries from batch to batch (a pytree)."
-    params: list        # [(weight [out, in], bias [out]), ...]
-    opt_state: object   # optax.adam's state
-    key: object         # jax.random key, split once per step
-    loss_sum: object    # the epoch's loss summed over its samples so far
+
+    params: list  # [(weight [out, in], bias [out]), ...]
+    opt_state: object  # optax.adam's state
+    key: object  # jax.random key, split once per step
+    loss_sum: object  # the epoch's loss summed over its samples so far
 
 
 def jax_logits(params, x, key, dropout):
     "The MLP's logits for x, with inverted dropout (jax.random.bernoulli) after each hidden ReLU."
     import jax
     import jax.numpy as jnp
+
     hidden_keys = jax.random.split(key, len(params) - 1)
     h = x
     for (weight, bias), hidden_key in zip(params[:-1], hidden_keys):
@@ -136,6 +145,7 @@ def jax_logits(params, x, key, dropout):
 def jax_loss(params, key, xb, yb, dropout):
     "Mean cross-entropy of the batch (optax.softmax_cross_entropy_with_integer_labels)."
     import optax
+
     return optax.softmax_cross_entropy_with_integer_labels(jax_logits(params, xb, key, dropout), yb).mean()
 
 
@@ -143,6 +153,7 @@ def jax_step(optimizer, dropout, state, xb, yb):
     "One Adam step on the batch (xb, yb); the state's loss sum grows by the batch's mean loss times its size."
     import jax
     import optax
+
     key, dropout_key = jax.random.split(state.key)
     loss, grads = jax.value_and_grad(jax_loss)(state.params, dropout_key, xb, yb, dropout)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -158,16 +169,17 @@ def jax_gathered_step(optimizer, dropout, state, x, y, rows):
 def jax_scanned_epoch(optimizer, dropout, batch_size, state, x, y):
     "Shuffle, then one step per full batch in a lax.scan; returns the new state and the remainder batch's rows."
     import jax
+
     key, permutation_key = jax.random.split(state.key)
     order = jax.random.permutation(permutation_key, x.shape[0])
     steps = x.shape[0] // batch_size
-    rows = order[:steps * batch_size].reshape(steps, batch_size)
+    rows = order[: steps * batch_size].reshape(steps, batch_size)
 
     def body(carry, batch):
         return jax_step(optimizer, dropout, carry, *batch), None
 
-    state, _ = jax.lax.scan(body, state._replace(key=key), (x[rows], y[rows]))   # x[rows]: [steps, B, 784]
-    return state, order[steps * batch_size:]
+    state, _ = jax.lax.scan(body, state._replace(key=key), (x[rows], y[rows]))  # x[rows]: [steps, B, 784]
+    return state, order[steps * batch_size :]
 
 
 class JaxReference:
@@ -177,17 +189,19 @@ class JaxReference:
         import jax
         import jax.numpy as jnp
         import optax
+
         check_arguments(initial_weights, dropout, batch_size)
         self.dropout, self.batch_size = dropout, batch_size
-        self.optimizer = optax.adam(learning_rate)   # b1 0.9, b2 0.999, eps 1e-8, as torch.optim.Adam
+        self.optimizer = optax.adam(learning_rate)  # b1 0.9, b2 0.999, eps 1e-8, as torch.optim.Adam
         params = [(jnp.asarray(w, jnp.float32), jnp.asarray(b, jnp.float32)) for w, b in initial_weights]
         self.state = TrainState(params, self.optimizer.init(params), jax.random.key(seed), jnp.zeros(()))
         self.jitted_step = jax.jit(partial(jax_gathered_step, self.optimizer, dropout))
-        self.cached = None   # (x, y as given, x, y as JAX arrays)
+        self.cached = None  # (x, y as given, x, y as JAX arrays)
 
     def on_device(self, x, y):
         "x and y as JAX arrays (float32, int32): converted on the first call with these arrays, reused after."
         import jax.numpy as jnp
+
         if self.cached is None or self.cached[0] is not x or self.cached[1] is not y:
             self.cached = (x, y, jnp.asarray(x, jnp.float32), jnp.asarray(np.asarray(y), jnp.int32))
         return self.cached[2:]
@@ -195,11 +209,13 @@ class JaxReference:
     def start_epoch(self):
         "Zero the state's loss sum."
         import jax.numpy as jnp
+
         self.state = self.state._replace(loss_sum=jnp.zeros(()))
 
     def finish_epoch(self, n):
         "Wait for the epoch's last computation; return its mean loss per sample."
         import jax
+
         jax.block_until_ready(self.state)
         return float(self.state.loss_sum) / n
 
@@ -209,7 +225,7 @@ class JaxStep(JaxReference):
 
     def __init__(self, initial_weights, dropout, learning_rate, batch_size, seed=0):
         super().__init__(initial_weights, dropout, learning_rate, batch_size, seed)
-        self.rng = np.random.default_rng(seed)   # the permutation, drawn on the host
+        self.rng = np.random.default_rng(seed)  # the permutation, drawn on the host
 
     def epoch(self, x, y):
         "One epoch over x [N, 784] float32 and y [N] int64 (numpy arrays); returns the mean training loss."
@@ -217,7 +233,7 @@ class JaxStep(JaxReference):
         order = self.rng.permutation(len(x)).astype(np.int32)
         self.start_epoch()
         for start in range(0, len(x), self.batch_size):
-            self.state = self.jitted_step(self.state, x_device, y_device, order[start:start + self.batch_size])
+            self.state = self.jitted_step(self.state, x_device, y_device, order[start : start + self.batch_size])
         return self.finish_epoch(len(x))
 
 
@@ -226,6 +242,7 @@ class JaxScan(JaxReference):
 
     def __init__(self, initial_weights, dropout, learning_rate, batch_size, seed=0):
         import jax
+
         super().__init__(initial_weights, dropout, learning_rate, batch_size, seed)
         self.jitted_epoch = jax.jit(partial(jax_scanned_epoch, self.optimizer, dropout, batch_size))
 

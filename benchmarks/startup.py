@@ -8,6 +8,7 @@ seaborn: the notebook's import cell), decoding and normalising MNIST, building a
 epoch apart: it holds whatever runs once), scoring the three splits, saving the model and its card. Prints a
 markdown table; nothing else should run on the machine meanwhile.
 """
+
 import argparse
 import os
 import sys
@@ -29,11 +30,12 @@ def main(argv=None):
     settings = h.SETTINGS.replace(engine=args.engine, dataset_path=os.environ.get("MNIST_ROOT", "data"))
     stages = {"interpreter start and imports (import helpers)": IMPORTED - STARTED}
     clock = time.perf_counter()
-    loaders = h.load_data(settings)   # on the device the settings choose, as main() does
+    loaders = h.load_data(settings)  # on the device the settings choose, as main() does
     stages["loading the data (decode, resize, normalise)"], clock = time.perf_counter() - clock, time.perf_counter()
     epoch_ends = []
-    net, history, _ = h._train_new_network(settings, loaders, progress=False,
-                                          on_epoch_end=lambda *_: epoch_ends.append(time.perf_counter()))
+    net, history, _ = h._train_new_network(
+        settings, loaders, progress=False, on_epoch_end=lambda *_: epoch_ends.append(time.perf_counter())
+    )
     stages["training: the first epoch (with its validation)"] = epoch_ends[0] - clock
     stages[f"training: the other {len(epoch_ends) - 1} epochs"] = epoch_ends[-1] - epoch_ends[0]
     stages["training: restoring the best weights"], clock = time.perf_counter() - epoch_ends[-1], time.perf_counter()
@@ -42,8 +44,10 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as folder:
         h.save_network(net, Path(folder) / "model.pt", metadata=h.model_card(settings, results, history, 0.0))
     stages["saving the model and its card"] = time.perf_counter() - clock
-    print(f"engine {args.engine}; torch._dynamo imported: {'torch._dynamo' in sys.modules}; "
-          f"test accuracy {results['test']['accuracy']:.4f}")
+    print(
+        f"engine {args.engine}; torch._dynamo imported: {'torch._dynamo' in sys.modules}; "
+        f"test accuracy {results['test']['accuracy']:.4f}"
+    )
     print("| stage | seconds |\n|---|---:|")
     print("\n".join(f"| {stage} | {seconds:.2f} |" for stage, seconds in stages.items()))
     print(f"| **total** | **{sum(stages.values()):.2f}** |")

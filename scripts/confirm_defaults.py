@@ -6,6 +6,7 @@ the defaults' test accuracy is reported too: the test split is looked at once, f
 
     MNIST_ROOT=../shared/mnist python scripts/confirm_defaults.py --candidate learning_rate=0.009 --test
 """
+
 import argparse
 import ast
 import statistics
@@ -30,27 +31,37 @@ def label(changes):
 def confirm(changes, seeds, test):
     "One table row: the configuration's validation (and test) accuracy over `seeds`, and its training seconds."
     settings = h.SETTINGS.replace(**changes)
-    loaders = h.load_data(settings)   # main()'s split (seed 0) for every seed, as in the notebook's experiments
+    loaders = h.load_data(settings)  # main()'s split (seed 0) for every seed, as in the notebook's experiments
     valid, tested, seconds = [], [], []
     # the seeds train as one stack where that is faster (h._stack_pays): a stack's seconds are shared among its seeds
     for seed, (net, _, spent) in zip(seeds, h.train_new_networks(settings, loaders, seeds, progress=False)):
         valid.append(h.evaluate(net, loaders[1].x, loaders[1].y)[1])
         tested += [h.evaluate(net, loaders[2].x, loaders[2].y)[1]] if test else []
         seconds.append(spent)
-        print(f"  {label(changes)}, seed {seed}: valid {valid[-1]:.4f}" +
-              (f", test {tested[-1]:.4f}" if test else "") + f", {spent:.1f} s", flush=True)
+        print(
+            f"  {label(changes)}, seed {seed}: valid {valid[-1]:.4f}"
+            + (f", test {tested[-1]:.4f}" if test else "")
+            + f", {spent:.1f} s",
+            flush=True,
+        )
 
     def spread(values):
         return f"{statistics.mean(values):.4f} ± {statistics.stdev(values) if len(values) > 1 else 0:.4f}"
 
-    return (f"| {label(changes)} | {spread(valid)} | {spread(tested) if test else '-'} | "
-            f"{statistics.median(seconds):.1f} |")
+    return (
+        f"| {label(changes)} | {spread(valid)} | {spread(tested) if test else '-'} | {statistics.median(seconds):.1f} |"
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--candidate", action="append", default=[], type=parse_changes,
-                        help="changes to the defaults, e.g. 'learning_rate=0.009;batch_size=128' (repeatable)")
+    parser.add_argument(
+        "--candidate",
+        action="append",
+        default=[],
+        type=parse_changes,
+        help="changes to the defaults, e.g. 'learning_rate=0.009;batch_size=128' (repeatable)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--test", action="store_true", help="also report the defaults' test accuracy")
     args = parser.parse_args(argv)

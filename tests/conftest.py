@@ -1,4 +1,5 @@
 """Shared fixtures: tiny synthetic MNIST in every form loadDataset reads, and the real MNIST where MNIST_ROOT is set."""
+
 import gzip
 import os
 import sys
@@ -33,7 +34,7 @@ def synthetic_digits(count, seed):
             row_shift, column_shift = rng.integers(-2, 3, size=2)
             row = min(max(3 + 8 * (digit // 4) + row_shift, 0), 22)
             column = min(max(2 + 6 * (digit % 4) + column_shift, 0), 22)
-            image[row:row + 6, column:column + 6] += rng.integers(low, high, size=(6, 6))
+            image[row : row + 6, column : column + 6] += rng.integers(low, high, size=(6, 6))
     return np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.uint8)
 
 
@@ -95,8 +96,9 @@ def trained_tiny(tiny_loaders):
     train, valid, _ = tiny_loaders
     torch.manual_seed(0)
     net = helpers.init_network(1, 784, [32, 10], 0.1, device="cpu")
-    net, loss_array, accuracy_array = helpers.train(net, train.x, train.y, valid.x, valid.y, 3e-3, 3,
-                                                     "cross_entropy", "adam", batch_size=32, progress=False)
+    net, loss_array, accuracy_array = helpers.train(
+        net, train.x, train.y, valid.x, valid.y, 3e-3, 3, "cross_entropy", "adam", batch_size=32, progress=False
+    )
     return net, {"loss": loss_array, "accuracy": accuracy_array}
 
 

@@ -1,4 +1,5 @@
 """Bad input: nothing saved is lost, images are read as they are meant, and refusals name their cause."""
+
 import json
 import os
 import re
@@ -20,14 +21,15 @@ def net():
 def digit_seven(size=28):
     "An upright, asymmetric 'digit' (a 7): turning it sideways changes it."
     image = np.zeros((size, size), np.uint8)
-    image[5:8, 6:22] = 255                        # the top bar
-    for row in range(8, 24):                       # the diagonal stroke
+    image[5:8, 6:22] = 255  # the top bar
+    for row in range(8, 24):  # the diagonal stroke
         column = 21 - (row - 8) // 2
-        image[row, column - 1:column + 2] = 255
+        image[row, column - 1 : column + 2] = 255
     return image
 
 
 # ---------------------------------------------------------------- nothing saved is lost
+
 
 def test_a_model_path_ending_in_json_is_refused(net, tmp_path):
     with pytest.raises(ValueError, match="path must not end in .json"):
@@ -66,16 +68,17 @@ def test_a_failed_card_write_leaves_the_previous_pair_intact(net, tmp_path, monk
         helpers.save_network(net, path, metadata={"run": 2})
     monkeypatch.setattr(helpers.json, "dumps", real_dumps)
     assert (path.read_bytes(), path.with_suffix(".json").read_bytes()) == before
-    assert sorted(file.name for file in tmp_path.iterdir()) == ["model.json", "model.pt"]   # no temporary left
+    assert sorted(file.name for file in tmp_path.iterdir()) == ["model.json", "model.pt"]  # no temporary left
 
 
 # ---------------------------------------------------------------- images read as they are meant
 
+
 def test_a_phone_photo_with_an_exif_rotation_is_read_upright(tmp_path):
     upright = digit_seven(112)
-    stored = Image.fromarray(255 - upright).transpose(Image.Transpose.ROTATE_90)   # the sensor's orientation
+    stored = Image.fromarray(255 - upright).transpose(Image.Transpose.ROTATE_90)  # the sensor's orientation
     exif = Image.Exif()
-    exif[0x0112] = 6   # "rotate 90° clockwise to view": what phones write for a portrait photo
+    exif[0x0112] = 6  # "rotate 90° clockwise to view": what phones write for a portrait photo
     stored.convert("RGB").save(tmp_path / "photo.jpg", quality=95, exif=exif)
     read = helpers.image_to_mnist(helpers.read_image(tmp_path / "photo.jpg"))
     expected = helpers.image_to_mnist(255 - upright)
@@ -84,25 +87,25 @@ def test_a_phone_photo_with_an_exif_rotation_is_read_upright(tmp_path):
 
 
 def test_a_16_bit_png_keeps_its_levels(tmp_path):
-    deep = (digit_seven().astype(np.uint16) // 255) * 39_000 + 1_000   # every level above 255: 8 bits clip all to white
-    Image.fromarray(deep).save(tmp_path / "deep.png")   # uint16: mode I;16
+    deep = (digit_seven().astype(np.uint16) // 255) * 39_000 + 1_000  # every level above 255: 8 bits clip all to white
+    Image.fromarray(deep).save(tmp_path / "deep.png")  # uint16: mode I;16
     pixels = helpers.read_image(tmp_path / "deep.png")
-    assert pixels.max() == pytest.approx(40_000 / 257) and pixels.min() == pytest.approx(1_000 / 257)   # not rounded
+    assert pixels.max() == pytest.approx(40_000 / 257) and pixels.min() == pytest.approx(1_000 / 257)  # not rounded
     assert np.abs(helpers.image_to_mnist(pixels) - helpers.image_to_mnist(digit_seven())).mean() < 0.02
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "LA"])
 def test_a_digit_drawn_only_in_the_alpha_channel_is_found(tmp_path, mode):
     ink = digit_seven()
-    layers = [np.zeros_like(ink)] * (3 if mode == "RGBA" else 1) + [ink]   # black ink, transparent paper
-    Image.fromarray(np.stack(layers, axis=2)).save(tmp_path / "drawing.png")   # 4 layers: RGBA, 2: LA
+    layers = [np.zeros_like(ink)] * (3 if mode == "RGBA" else 1) + [ink]  # black ink, transparent paper
+    Image.fromarray(np.stack(layers, axis=2)).save(tmp_path / "drawing.png")  # 4 layers: RGBA, 2: LA
     read = helpers.image_to_mnist(helpers.read_image(tmp_path / "drawing.png"))
     assert np.abs(read - helpers.image_to_mnist(ink)).mean() < 0.02
 
 
 def test_a_palette_image_with_a_transparent_background(tmp_path):
     image = Image.fromarray(255 - digit_seven()).convert("P")
-    image.info["transparency"] = image.getpixel((0, 0))   # the paper's palette entry is transparent
+    image.info["transparency"] = image.getpixel((0, 0))  # the paper's palette entry is transparent
     image.save(tmp_path / "palette.png", transparency=image.getpixel((0, 0)))
     read = helpers.image_to_mnist(helpers.read_image(tmp_path / "palette.png"))
     assert np.abs(read - helpers.image_to_mnist(digit_seven())).mean() < 0.02
@@ -110,13 +113,13 @@ def test_a_palette_image_with_a_transparent_background(tmp_path):
 
 def test_image_folders_keep_the_shape_of_non_square_images(tmp_path):
     wide = np.zeros((28, 56), np.uint8)
-    wide[10:18, 4:52] = 255   # a long horizontal bar: squashed to 28x28 it would fill the width at full height
+    wide[10:18, 4:52] = 255  # a long horizontal bar: squashed to 28x28 it would fill the width at full height
     for split in ("train", "test"):
         (tmp_path / split / "1").mkdir(parents=True)
         Image.fromarray(wide).save(tmp_path / split / "1" / "wide.png")
     images, _ = helpers._read_image_folder(tmp_path / "train")
     rows = np.nonzero(images[0].numpy().max(axis=1) > 0)[0]
-    assert images.shape == (1, 28, 28) and len(rows) <= 6   # half the bar's height: the aspect ratio is kept
+    assert images.shape == (1, 28, 28) and len(rows) <= 6  # half the bar's height: the aspect ratio is kept
 
 
 def folder_images(tmp_path, files):
@@ -131,19 +134,22 @@ def folder_images(tmp_path, files):
 def test_training_folders_decode_images_as_predict_image_does(tmp_path):
     ink = digit_seven()
     page = np.zeros((28, 84), np.uint8)
-    page[:, 28:56] = ink   # the digit in the middle of a wide page
-    read = folder_images(tmp_path, {
-        "a_plain.png": Image.fromarray(ink),
-        "b_16_bit.png": Image.fromarray(ink.astype(np.uint16) * 257),   # levels 0-65535
-        "b_16_bit_8_bit_levels.png": Image.fromarray(ink.astype(np.uint16)),   # a 16-bit file holding 0-255
-        "c_alpha.png": Image.fromarray(np.stack([np.zeros_like(ink)] * 3 + [ink], axis=2)),   # black ink in alpha
-        "d_wide.png": Image.fromarray(page),
-        "e_large.png": Image.fromarray(255 - digit_seven(112)),   # black on white, four times larger
-    })
-    assert np.array_equal(read["b_16_bit.png"], read["a_plain.png"])   # 28x28 images are taken as they are
+    page[:, 28:56] = ink  # the digit in the middle of a wide page
+    read = folder_images(
+        tmp_path,
+        {
+            "a_plain.png": Image.fromarray(ink),
+            "b_16_bit.png": Image.fromarray(ink.astype(np.uint16) * 257),  # levels 0-65535
+            "b_16_bit_8_bit_levels.png": Image.fromarray(ink.astype(np.uint16)),  # a 16-bit file holding 0-255
+            "c_alpha.png": Image.fromarray(np.stack([np.zeros_like(ink)] * 3 + [ink], axis=2)),  # black ink in alpha
+            "d_wide.png": Image.fromarray(page),
+            "e_large.png": Image.fromarray(255 - digit_seven(112)),  # black on white, four times larger
+        },
+    )
+    assert np.array_equal(read["b_16_bit.png"], read["a_plain.png"])  # 28x28 images are taken as they are
     assert np.array_equal(read["b_16_bit_8_bit_levels.png"], read["a_plain.png"])
     assert np.array_equal(read["c_alpha.png"], read["a_plain.png"])
-    mnist_form = np.round(helpers.image_to_mnist(ink) * 255)   # other sizes: brought to MNIST's form
+    mnist_form = np.round(helpers.image_to_mnist(ink) * 255)  # other sizes: brought to MNIST's form
     for name in ("d_wide.png", "e_large.png"):
         assert np.abs(read[name] - mnist_form).mean() < 8, name
 
@@ -182,6 +188,7 @@ def test_an_empty_folder_is_refused_by_name(net, tmp_path):
 
 # ---------------------------------------------------------------- refusals that name their cause
 
+
 def data(n=40, width=784, seed=0):
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(n, width, generator=generator), torch.arange(n) % 10
@@ -189,29 +196,50 @@ def data(n=40, width=784, seed=0):
 
 def train_with(net, **changes):
     x, y = data()
-    arguments = dict(train_set_x=x, train_set_y=y, valid_set_x=x, valid_set_y=y, learning_rate=1e-3,
-                     training_epochs=1, loss_func="cross_entropy", optimizer="adam", batch_size=8, progress=False)
+    arguments = dict(
+        train_set_x=x,
+        train_set_y=y,
+        valid_set_x=x,
+        valid_set_y=y,
+        learning_rate=1e-3,
+        training_epochs=1,
+        loss_func="cross_entropy",
+        optimizer="adam",
+        batch_size=8,
+        progress=False,
+    )
     return helpers.train(net, **{**arguments, **changes})
 
 
-@pytest.mark.parametrize("changes, message", [
-    (dict(train_set_x=data()[0].numpy().astype(np.uint8)), "train_set_x holds torch.uint8 values: pass normalised"),
-    (dict(train_set_x=data(width=100)[0]), r"train_set_x must be shaped \[N, 784\] for this network, got \[40, 100\]"),
-    (dict(valid_set_x=data()[0][0]), r"valid_set_x must be shaped \[N, 784\].*one image\? pass x\[None\]"),
-    (dict(train_set_x=data()[0].index_fill(0, torch.tensor([3]), float("nan"))), "train_set_x holds NaN"),
-    (dict(valid_set_x=data()[0].index_fill(0, torch.tensor([3]), float("inf"))), "valid_set_x holds NaN or infinite"),
-    (dict(train_set_y=torch.arange(40) % 10 + 5), r"train_set_y must hold labels 0 … 9 .*from 5 to 14"),
-    (dict(valid_set_y=torch.full((40,), -100)), r"valid_set_y must hold labels 0 … 9"),
-    (dict(train_set_y=(torch.arange(40) % 10).float()), "train_set_y must be a 1-D tensor of integer labels"),
-    (dict(train_set_x="images"), "train_set_x must be a tensor or NumPy array"),
-    (dict(learning_rate=True), "learning_rate must be a number above 0, got True"),
-    (dict(learning_rate=0), "learning_rate must be a number above 0, got 0"),
-    (dict(train_set_y=torch.arange(39) % 10), "train_set_x and train_set_y must hold the same, non-zero number"),
-    (dict(valid_set_x=data()[0][:0], valid_set_y=data()[1][:0]),
-     "valid_set_x and valid_set_y must hold the same, non-zero"),
-    (dict(learning_rate=float("nan")), "learning_rate must be a number above 0"),
-    (dict(learning_rate="0.1"), "learning_rate must be a number above 0"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(train_set_x=data()[0].numpy().astype(np.uint8)), "train_set_x holds torch.uint8 values: pass normalised"),
+        (
+            dict(train_set_x=data(width=100)[0]),
+            r"train_set_x must be shaped \[N, 784\] for this network, got \[40, 100\]",
+        ),
+        (dict(valid_set_x=data()[0][0]), r"valid_set_x must be shaped \[N, 784\].*one image\? pass x\[None\]"),
+        (dict(train_set_x=data()[0].index_fill(0, torch.tensor([3]), float("nan"))), "train_set_x holds NaN"),
+        (
+            dict(valid_set_x=data()[0].index_fill(0, torch.tensor([3]), float("inf"))),
+            "valid_set_x holds NaN or infinite",
+        ),
+        (dict(train_set_y=torch.arange(40) % 10 + 5), r"train_set_y must hold labels 0 … 9 .*from 5 to 14"),
+        (dict(valid_set_y=torch.full((40,), -100)), r"valid_set_y must hold labels 0 … 9"),
+        (dict(train_set_y=(torch.arange(40) % 10).float()), "train_set_y must be a 1-D tensor of integer labels"),
+        (dict(train_set_x="images"), "train_set_x must be a tensor or NumPy array"),
+        (dict(learning_rate=True), "learning_rate must be a number above 0, got True"),
+        (dict(learning_rate=0), "learning_rate must be a number above 0, got 0"),
+        (dict(train_set_y=torch.arange(39) % 10), "train_set_x and train_set_y must hold the same, non-zero number"),
+        (
+            dict(valid_set_x=data()[0][:0], valid_set_y=data()[1][:0]),
+            "valid_set_x and valid_set_y must hold the same, non-zero",
+        ),
+        (dict(learning_rate=float("nan")), "learning_rate must be a number above 0"),
+        (dict(learning_rate="0.1"), "learning_rate must be a number above 0"),
+    ],
+)
 def test_training_refuses_bad_arguments_by_name(net, changes, message):
     with pytest.raises(ValueError, match=message):
         train_with(net, **changes)
@@ -219,14 +247,22 @@ def test_training_refuses_bad_arguments_by_name(net, changes, message):
 
 def test_training_accepts_numpy_arrays_and_numbers(net):
     x, y = data()
-    trained, losses, _ = train_with(net, train_set_x=x.numpy(), train_set_y=y.numpy(), valid_set_x=x.double(),
-                                    valid_set_y=y.tolist(), learning_rate=np.float32(1e-3), batch_size=np.int64(8))
+    trained, losses, _ = train_with(
+        net,
+        train_set_x=x.numpy(),
+        train_set_y=y.numpy(),
+        valid_set_x=x.double(),
+        valid_set_y=y.tolist(),
+        learning_rate=np.float32(1e-3),
+        batch_size=np.int64(8),
+    )
     assert len(losses["train"]) == 1
 
 
 def test_a_diverging_run_is_stopped_and_says_so(net):
-    with pytest.raises(FloatingPointError,
-                       match=r"training diverged: the loss rose from .* try a smaller learning_rate"):
+    with pytest.raises(
+        FloatingPointError, match=r"training diverged: the loss rose from .* try a smaller learning_rate"
+    ):
         train_with(net, learning_rate=1e6, training_epochs=3)
 
 
@@ -241,7 +277,7 @@ def test_prediction_refuses_raw_pixels_and_wrong_widths_by_name(net):
         helpers.predict_proba(net, torch.zeros(2, 784, dtype=torch.uint8))
     with pytest.raises(ValueError, match=r"test_set_x must be shaped \[N, 784\]"):
         helpers.test(net, None, torch.zeros(2, 400))
-    assert helpers.predict_proba(net, np.zeros((2, 28, 28), np.float32)).shape == (2, 10)   # NumPy, square: fine
+    assert helpers.predict_proba(net, np.zeros((2, 28, 28), np.float32)).shape == (2, 10)  # NumPy, square: fine
 
 
 def test_model_files_with_nan_weights_or_zero_std_are_refused(net, tmp_path):
@@ -273,9 +309,21 @@ def test_main_never_trains_over_the_shipped_model_unless_told(idx_root, tmp_path
     shipped = helpers.Path(helpers.__file__).parent / helpers.SETTINGS.model_path
     before = shipped.stat().st_mtime_ns if shipped.exists() else None
     monkeypatch.setattr(helpers, "SETTINGS", helpers.SETTINGS.replace(runs_dir=str(tmp_path / "runs")))
-    for unset in ({}, {"model_path": None}):   # left out, or None as a command line passes it
-        helpers.main(idx_root, 200, 50, 50, 1, [16, 10], is_training=True, training_epochs=1, use_gpu="cpu",
-                     progress=False, show=False, **unset)
+    for unset in ({}, {"model_path": None}):  # left out, or None as a command line passes it
+        helpers.main(
+            idx_root,
+            200,
+            50,
+            50,
+            1,
+            [16, 10],
+            is_training=True,
+            training_epochs=1,
+            use_gpu="cpu",
+            progress=False,
+            show=False,
+            **unset,
+        )
         assert (tmp_path / "runs" / "mnist_mlp.pt").is_file() and (tmp_path / "runs" / "mnist_mlp.json").is_file()
         (tmp_path / "runs" / "mnist_mlp.pt").unlink()
     assert (shipped.stat().st_mtime_ns if shipped.exists() else None) == before
@@ -283,35 +331,40 @@ def test_main_never_trains_over_the_shipped_model_unless_told(idx_root, tmp_path
 
 def test_idx_files_with_more_images_than_labels_are_refused_with_the_folder(tmp_path):
     import conftest
+
     conftest.write_idx_folder(tmp_path)
     name = helpers._IDX_FILES[("train", "labels")]
     labels = (tmp_path / name).read_bytes()
     header = labels[:4] + (conftest.N_TRAIN - 1).to_bytes(4, "big")
     (tmp_path / name).write_bytes(header + labels[8:-1])
-    with pytest.raises(ValueError, match=re.escape(f"{tmp_path}: {conftest.N_TRAIN} train images but "
-                                                   f"{conftest.N_TRAIN - 1} labels")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"{tmp_path}: {conftest.N_TRAIN} train images but {conftest.N_TRAIN - 1} labels")
+    ):
         helpers._read_mnist(tmp_path)
 
 
 # ---------------------------------------------------------------- files that lie about themselves
 
+
 def png_claiming(path, width, height):
     "A valid 1x1 PNG whose header is rewritten to claim width x height (with a correct checksum)."
     import struct
     import zlib
+
     Image.new("L", (1, 1)).save(path)
     data = bytearray(path.read_bytes())
-    data[16:24] = struct.pack(">II", width, height)                       # IHDR's width and height
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))       # IHDR's CRC over its type and data
+    data[16:24] = struct.pack(">II", width, height)  # IHDR's width and height
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # IHDR's CRC over its type and data
     path.write_bytes(bytes(data))
     return path
 
 
-@pytest.mark.parametrize("side", [10_000, 50_000])   # PIL warns above 89 M pixels and refuses above 179 M
+@pytest.mark.parametrize("side", [10_000, 50_000])  # PIL warns above 89 M pixels and refuses above 179 M
 def test_an_image_claiming_an_enormous_size_is_refused_by_name(net, tmp_path, side):
     bomb = png_claiming(tmp_path / "bomb.png", side, side)
-    with pytest.raises(ValueError,
-                       match=rf"cannot read '.*bomb.png' as an image \(Image size \({side * side} pixels\)"):
+    with pytest.raises(
+        ValueError, match=rf"cannot read '.*bomb.png' as an image \(Image size \({side * side} pixels\)"
+    ):
         helpers.predict_image(bomb, net)
 
 
@@ -327,7 +380,7 @@ def test_a_truncated_image_is_refused_by_name(net, tmp_path, where):
     (tmp_path / "5").mkdir()
     path = tmp_path / "5" / "cut.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)).save(path)
-    path.write_bytes(path.read_bytes()[:300])   # the header survives, the pixels do not
+    path.write_bytes(path.read_bytes()[:300])  # the header survives, the pixels do not
     with pytest.raises(ValueError, match="cannot read '.*cut.png' as an image"):
         helpers.predict_image(path, net) if where == "predict" else helpers._read_image_folder(tmp_path)
 
@@ -336,8 +389,8 @@ def test_a_gzip_stream_corrupt_in_the_middle_is_refused_by_name(gz_root):
     name = helpers._IDX_FILES[("train", "images")]
     path = gz_root / "MNIST" / "raw" / f"{name}.gz"
     intact = path.read_bytes()
-    for start in (10, len(intact) // 2):   # the first block's header (zlib's own error), then its middle
-        path.write_bytes(intact[:start] + b"\xff" * 16 + intact[start + 16:])   # the gzip header itself still reads
+    for start in (10, len(intact) // 2):  # the first block's header (zlib's own error), then its middle
+        path.write_bytes(intact[:start] + b"\xff" * 16 + intact[start + 16 :])  # the gzip header itself still reads
         helpers._decode_idx.cache_clear()
         with pytest.raises(ValueError, match=f"{name}.gz: cannot be read as gzip"):
             helpers._read_mnist(gz_root)
@@ -345,8 +398,9 @@ def test_a_gzip_stream_corrupt_in_the_middle_is_refused_by_name(gz_root):
 
 # ---------------------------------------------------------------- sizes that would ask for terabytes
 
-needs_sysconf = pytest.mark.skipif(not hasattr(os, "sysconf"),
-                                   reason="the memory check reads os.sysconf (not on Windows)")
+needs_sysconf = pytest.mark.skipif(
+    not hasattr(os, "sysconf"), reason="the memory check reads os.sysconf (not on Windows)"
+)
 
 
 @needs_sysconf
@@ -359,11 +413,13 @@ def test_a_network_larger_than_memory_is_refused_before_torch_tries():
 @needs_sysconf
 def test_data_larger_than_memory_are_refused_before_anything_is_read(tmp_path):
     with pytest.raises(MemoryError, match=r"images of image_size 10000000x10000000 would need [\d,.]+ GiB"):
-        helpers.loadDataset(tmp_path / "nothing here", 100, 100, 100, 10, image_size=10**7, device="cpu",
-                            download=False)
+        helpers.loadDataset(
+            tmp_path / "nothing here", 100, 100, 100, 10, image_size=10**7, device="cpu", download=False
+        )
 
 
 # ---------------------------------------------------------------- every legitimate value is welcome
+
 
 def test_init_network_accepts_numpy_numbers_and_arrays():
     net = helpers.init_network(np.int64(2), np.int32(784), np.array([32, 16, 10]), np.float32(0.25), device="cpu")
@@ -372,52 +428,62 @@ def test_init_network_accepts_numpy_numbers_and_arrays():
 
 
 def test_load_dataset_accepts_numpy_sizes(idx_root):
-    train, valid, test = helpers.loadDataset(idx_root, np.int64(100), np.int32(50), np.int64(20), np.int64(16),
-                                             image_size=np.int64(14), device="cpu")
+    train, valid, test = helpers.loadDataset(
+        idx_root, np.int64(100), np.int32(50), np.int64(20), np.int64(16), image_size=np.int64(14), device="cpu"
+    )
     assert (len(train.y), len(valid.y), len(test.y), train.batch_size) == (100, 50, 20, 16) and train.x.shape[1] == 196
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ((-1, 784, [10], 0.1), "no_of_layers must be an integer >= 0, got -1"),
-    ((1.5, 784, [32, 10], 0.1), "no_of_layers must be an integer >= 0, got 1.5"),
-    ((1, 0, [32, 10], 0.1), "input_dim must be an integer >= 1, got 0"),
-    ((1, 784, "32, 10", 0.1), "neurons_per_layer must be a list of no_of_layers \\+ 1 = 2 sizes"),
-    ((1, 784, [32, 0], 0.1), r"neurons_per_layer\[1\] must be an integer >= 1, got 0"),
-    ((1, 784, [32.0, 10], 0.1), r"neurons_per_layer\[0\] must be an integer >= 1, got 32.0"),
-    ((1, 784, [32, 10], 1.0), r"dropout must be a probability in \[0, 1\), got 1.0"),
-    ((1, 784, [32, 10], float("nan")), r"dropout must be a probability in \[0, 1\), got nan"),
-    ((1, 784, [32, 10], "0.2"), r"dropout must be a probability in \[0, 1\), got '0.2'"),
-    ((1, 784, [32, 10], np.bool_(True)), r"dropout must be a probability in \[0, 1\), got (np\.)?True"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ((-1, 784, [10], 0.1), "no_of_layers must be an integer >= 0, got -1"),
+        ((1.5, 784, [32, 10], 0.1), "no_of_layers must be an integer >= 0, got 1.5"),
+        ((1, 0, [32, 10], 0.1), "input_dim must be an integer >= 1, got 0"),
+        ((1, 784, "32, 10", 0.1), "neurons_per_layer must be a list of no_of_layers \\+ 1 = 2 sizes"),
+        ((1, 784, [32, 0], 0.1), r"neurons_per_layer\[1\] must be an integer >= 1, got 0"),
+        ((1, 784, [32.0, 10], 0.1), r"neurons_per_layer\[0\] must be an integer >= 1, got 32.0"),
+        ((1, 784, [32, 10], 1.0), r"dropout must be a probability in \[0, 1\), got 1.0"),
+        ((1, 784, [32, 10], float("nan")), r"dropout must be a probability in \[0, 1\), got nan"),
+        ((1, 784, [32, 10], "0.2"), r"dropout must be a probability in \[0, 1\), got '0.2'"),
+        ((1, 784, [32, 10], np.bool_(True)), r"dropout must be a probability in \[0, 1\), got (np\.)?True"),
+    ],
+)
 def test_init_network_refuses_by_name(arguments, message):
     with pytest.raises(ValueError, match=message):
         helpers.init_network(*arguments, device="cpu")
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (dict(train_size=0), "train_size must be an integer >= 1, got 0"),
-    (dict(val_size=2.5), "val_size must be an integer >= 1, got 2.5"),
-    (dict(test_size="10"), "test_size must be an integer >= 1, got '10'"),
-    (dict(batch_size=True), "batch_size must be an integer >= 1, got True"),
-    (dict(image_size=-28), "image_size must be an integer >= 1, got -28"),
-    (dict(test_size=101), "test_size must be at most 100, got 101"),
-    (dict(train_size=250, val_size=100), r"train_size \+ val_size must be at most 300"),
-    (dict(device="tpu"), "device must be True/False, 'auto', 'cpu', 'cuda' or a torch.device, got 'tpu'"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (dict(train_size=0), "train_size must be an integer >= 1, got 0"),
+        (dict(val_size=2.5), "val_size must be an integer >= 1, got 2.5"),
+        (dict(test_size="10"), "test_size must be an integer >= 1, got '10'"),
+        (dict(batch_size=True), "batch_size must be an integer >= 1, got True"),
+        (dict(image_size=-28), "image_size must be an integer >= 1, got -28"),
+        (dict(test_size=101), "test_size must be at most 100, got 101"),
+        (dict(train_size=250, val_size=100), r"train_size \+ val_size must be at most 300"),
+        (dict(device="tpu"), "device must be True/False, 'auto', 'cpu', 'cuda' or a torch.device, got 'tpu'"),
+    ],
+)
 def test_load_dataset_refuses_by_name(idx_root, arguments, message):
     sizes = dict(train_size=100, val_size=50, test_size=20, batch_size=16, device="cpu") | arguments
     with pytest.raises(ValueError, match=message):
         helpers.loadDataset(idx_root, **sizes)
 
 
-@pytest.mark.parametrize("changes, message", [
-    (dict(training_epochs=0), "training_epochs must be an integer >= 1, got 0"),
-    (dict(batch_size=2.5), "batch_size must be an integer >= 1, got 2.5"),
-    (dict(schedule="cosine"), "schedule must be 'constant' \\(or None\\) or 'onecycle', got 'cosine'"),
-    (dict(precision="float16"), "precision must be 'float32' or 'bfloat16', got 'float16'"),
-    (dict(loss_func="hinge"), "loss_func must be one of .* got 'hinge'"),
-    (dict(optimizer=3), "optimizer must be one of .* got 3"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(training_epochs=0), "training_epochs must be an integer >= 1, got 0"),
+        (dict(batch_size=2.5), "batch_size must be an integer >= 1, got 2.5"),
+        (dict(schedule="cosine"), "schedule must be 'constant' \\(or None\\) or 'onecycle', got 'cosine'"),
+        (dict(precision="float16"), "precision must be 'float32' or 'bfloat16', got 'float16'"),
+        (dict(loss_func="hinge"), "loss_func must be one of .* got 'hinge'"),
+        (dict(optimizer=3), "optimizer must be one of .* got 3"),
+    ],
+)
 def test_training_settings_are_refused_by_name(net, changes, message):
     with pytest.raises(ValueError, match=message):
         train_with(net, **changes)
@@ -456,16 +522,29 @@ def test_a_model_file_whose_config_lacks_keys_is_refused_by_name(net, tmp_path):
 
 # ---------------------------------------------------------------- the terminal says what went wrong, and fails
 
+
 @pytest.mark.parametrize("case", ["missing image", "empty folder", "missing model"])
 def test_terminal_predict_fails_with_a_message_not_a_traceback(tmp_path, case):
     import subprocess
     import sys
+
     (tmp_path / "empty").mkdir()
-    arguments = {"missing image": [str(tmp_path / "nope.png")], "empty folder": [str(tmp_path / "empty")],
-                 "missing model": [str(tmp_path / "empty"), "--model", str(tmp_path / "no_model.pt")]}[case]
-    result = subprocess.run([sys.executable, "helpers.py", "predict", *arguments], capture_output=True, text=True,
-                            cwd=helpers.NOTEBOOK.parent, timeout=300)
+    arguments = {
+        "missing image": [str(tmp_path / "nope.png")],
+        "empty folder": [str(tmp_path / "empty")],
+        "missing model": [str(tmp_path / "empty"), "--model", str(tmp_path / "no_model.pt")],
+    }[case]
+    result = subprocess.run(
+        [sys.executable, "helpers.py", "predict", *arguments],
+        capture_output=True,
+        text=True,
+        cwd=helpers.NOTEBOOK.parent,
+        timeout=300,
+    )
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("python helpers.py predict: error: ") and "Traceback" not in result.stderr
-    assert {"missing image": "nope.png", "empty folder": "source holds no images",
-            "missing model": "No saved model at"}[case] in result.stderr
+    assert {
+        "missing image": "nope.png",
+        "empty folder": "source holds no images",
+        "missing model": "No saved model at",
+    }[case] in result.stderr

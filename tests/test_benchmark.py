@@ -3,6 +3,7 @@
 Needs the real MNIST: the `mnist_root` fixture (conftest.py) skips these tests where MNIST_ROOT is unset.
 No timing is asserted: the figures depend on the machine and on whatever else runs on it.
 """
+
 import json
 import os
 import subprocess
@@ -23,8 +24,11 @@ METHOD_ROWS = [
     "| (b) DataLoader, num_workers=2 | 64 |",
     "| (c) scikit-learn MLPClassifier | 64 |",
     "| (d) PyTorch by hand (no autograd) | 64 |",
-] + (["| (e) JAX + optax, jitted step | 64 |", "| (e) JAX + optax, whole epoch in lax.scan | 64 |"]
-     if references.HAVE_JAX else [])
+] + (
+    ["| (e) JAX + optax, jitted step | 64 |", "| (e) JAX + optax, whole epoch in lax.scan | 64 |"]
+    if references.HAVE_JAX
+    else []
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +37,12 @@ def quick_run(mnist_root, tmp_path_factory):
     report = tmp_path_factory.mktemp("benchmark") / "report.json"
     finished = subprocess.run(
         [sys.executable, str(BENCHMARK), "--quick", "--batch-sizes", "64", "--output", str(report)],
-        cwd=REPO_ROOT, env={**os.environ, "MNIST_ROOT": str(mnist_root)}, capture_output=True, text=True,
-        timeout=900)
+        cwd=REPO_ROOT,
+        env={**os.environ, "MNIST_ROOT": str(mnist_root)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     return finished, report
 
 
@@ -52,9 +60,20 @@ def test_table_header_and_every_method_row_appear(quick_run):
 
 def test_machine_header_time_to_accuracy_and_memory_appear(quick_run):
     finished, _ = quick_run
-    for text in ("- cpu:", "- os.cpu_count():", "- torch threads:", "- torch:", "- torchvision:",
-                 "- scikit-learn:", "- python:", "- date:", "Time to 98% test accuracy", "peak RSS MiB",
-                 "Seeds trained together", "| main()'s 400-512-256-10, batch 256 |"):
+    for text in (
+        "- cpu:",
+        "- os.cpu_count():",
+        "- torch threads:",
+        "- torch:",
+        "- torchvision:",
+        "- scikit-learn:",
+        "- python:",
+        "- date:",
+        "Time to 98% test accuracy",
+        "peak RSS MiB",
+        "Seeds trained together",
+        "| main()'s 400-512-256-10, batch 256 |",
+    ):
         assert text in finished.stdout, f"missing {text!r} in:\n{finished.stdout}"
 
 
@@ -68,16 +87,24 @@ def test_output_file_holds_the_report_as_json(quick_run):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the memory probe reads /proc (Linux only)")
 def test_notebook_memory_probe_reports_every_code_cell_and_the_peak(tmp_path):
     import nbformat
+
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_markdown_cell("a small notebook"),
-                      nbformat.v4.new_code_cell("block = b\"x\" * (200 * 2 ** 20)   # 200 MiB, every byte written"),
-                      nbformat.v4.new_code_cell("del block")]
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("a small notebook"),
+        nbformat.v4.new_code_cell("block = b\"x\" * (200 * 2 ** 20)   # 200 MiB, every byte written"),
+        nbformat.v4.new_code_cell("del block"),
+    ]
     path = tmp_path / "small.ipynb"
     nbformat.write(notebook, path)
-    finished = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "notebook_memory.py"), str(path)],
-                              capture_output=True, text=True, timeout=600, check=True)
+    finished = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "notebook_memory.py"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     rows = [line for line in finished.stdout.splitlines() if line.startswith("| ") and "`" in line]
-    assert [row.split("|")[1].strip() for row in rows] == ["1", "2"]   # one row per code cell, numbered as in the file
+    assert [row.split("|")[1].strip() for row in rows] == ["1", "2"]  # one row per code cell, numbered as in the file
     growth_of_allocating_cell = int(rows[0].split("|")[4])
     assert growth_of_allocating_cell >= 200
     peak = int(finished.stdout.split("peak RSS of the whole run: ")[1].split()[0])
@@ -85,7 +112,12 @@ def test_notebook_memory_probe_reports_every_code_cell_and_the_peak(tmp_path):
 
 
 def test_profile_prints_where_an_epoch_of_train_spends_its_time(mnist_root):
-    finished = subprocess.run([sys.executable, str(BENCHMARK), "--quick", "--profile", "--data", str(mnist_root)],
-                              capture_output=True, text=True, timeout=600, check=True)
-    assert "Self CPU" in finished.stdout and "aten::addmm" in finished.stdout   # the linear layers' products
-    assert "| method |" not in finished.stdout   # a profile instead of the benchmark, not as well
+    finished = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--quick", "--profile", "--data", str(mnist_root)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    assert "Self CPU" in finished.stdout and "aten::addmm" in finished.stdout  # the linear layers' products
+    assert "| method |" not in finished.stdout  # a profile instead of the benchmark, not as well

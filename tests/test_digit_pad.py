@@ -1,5 +1,6 @@
 """Section 10a: the digit pad's picture → prediction path, without a browser (tests/test_digit_pad_browser.py drives
 the real widget), and what the pad does without anywidget and in Colab."""
+
 import base64
 import io
 import math
@@ -17,13 +18,19 @@ import helpers
 REPO = Path(helpers.__file__).resolve().parent
 SHAPES = {  # strokes on a 280x280 canvas, as a hand draws them
     1: [(140, 42), (140, 238)],
-    0: [(140 + 70 * math.sin(step / 20 * 2 * math.pi), 140 - 98 * math.cos(step / 20 * 2 * math.pi))
-        for step in range(21)],
+    0: [
+        (140 + 70 * math.sin(step / 20 * 2 * math.pi), 140 - 98 * math.cos(step / 20 * 2 * math.pi))
+        for step in range(21)
+    ],
     7: [(70, 50), (210, 50), (117, 238)],
 }
 VARIANTS = {  # name: (line width, offset, scale)
-    "as drawn": (22, (0, 0), 1.0), "thin": (8, (0, 0), 1.0), "thick": (36, (0, 0), 1.0),
-    "off centre": (22, (-80, -70), 0.5), "tiny": (6, (0, 0), 0.2), "touching the border": (22, (0, 0), 1.45),
+    "as drawn": (22, (0, 0), 1.0),
+    "thin": (8, (0, 0), 1.0),
+    "thick": (36, (0, 0), 1.0),
+    "off centre": (22, (-80, -70), 0.5),
+    "tiny": (6, (0, 0), 0.2),
+    "touching the border": (22, (0, 0), 1.45),
 }
 
 
@@ -70,12 +77,18 @@ def test_a_blank_pad_reads_no_digit_and_says_nothing(shipped, picture):
     assert helpers.read_pad(picture, shipped) == ([], None, "")
 
 
-@pytest.mark.parametrize("picture, message", [
-    ("hello", "must be a PNG data URL starting with 'data:image/png;base64,', got 'hello'"),
-    (helpers._DRAWING_PREFIX + "!!not base64!!", "not a readable PNG"),
-    (helpers._DRAWING_PREFIX + base64.b64encode(b"GIF89a, not a PNG at all").decode(), "not a readable PNG"),
-    (helpers._DRAWING_PREFIX + "A" * (4 * helpers._MAX_DRAWING_BYTES // 3 + 8), "more than 4,000,000 bytes: refused"),
-])
+@pytest.mark.parametrize(
+    "picture, message",
+    [
+        ("hello", "must be a PNG data URL starting with 'data:image/png;base64,', got 'hello'"),
+        (helpers._DRAWING_PREFIX + "!!not base64!!", "not a readable PNG"),
+        (helpers._DRAWING_PREFIX + base64.b64encode(b"GIF89a, not a PNG at all").decode(), "not a readable PNG"),
+        (
+            helpers._DRAWING_PREFIX + "A" * (4 * helpers._MAX_DRAWING_BYTES // 3 + 8),
+            "more than 4,000,000 bytes: refused",
+        ),
+    ],
+)
 def test_malformed_or_oversized_pictures_are_refused_with_a_message_not_an_exception(shipped, picture, message):
     probabilities, digit, said = helpers.read_pad(picture, shipped)
     assert (probabilities, digit) == ([], None) and message in said
@@ -87,13 +100,13 @@ anywidget = pytest.importorskip("anywidget", reason="the widget itself needs any
 def test_the_pad_answers_in_python_and_a_new_net_reads_the_same_picture(shipped, idx_root):
     pad = helpers.DigitPad(shipped)
     assert (pad.digit, pad.probabilities, pad.message) == (None, [], "")
-    assert repr(pad) == "DigitPad: a live widget to draw a digit on (run the notebook to use it)"   # no address
+    assert repr(pad) == "DigitPad: a live widget to draw a digit on (run the notebook to use it)"  # no address
     pad.picture = data_url(canvas_png(SHAPES[0]))
     assert pad.digit == 0 and len(pad.probabilities) == 10
-    pad.picture = "broken"   # never an exception in the kernel's comm handler: a message instead
+    pad.picture = "broken"  # never an exception in the kernel's comm handler: a message instead
     assert (pad.digit, pad.probabilities) == (None, []) and "PNG data URL" in pad.message
     pad.picture = data_url(canvas_png(SHAPES[1]))
-    other = helpers.init_network(1, 784, [8, 10], 0.0, device="cpu")   # untrained: another answer
+    other = helpers.init_network(1, 784, [8, 10], 0.0, device="cpu")  # untrained: another answer
     pad.net = other
     assert pad.net is other and pad.probabilities != helpers.read_pad(pad.picture, shipped)[0]
     pad.picture = ""
@@ -116,11 +129,12 @@ def test_in_colab_the_pad_turns_on_the_custom_widget_manager(shipped, monkeypatc
 
 
 def test_without_ipywidgets_helpers_imports_and_the_pad_says_what_to_install():
-    script = ("import helpers\n"
-              "try:\n    helpers.DigitPad(None)\n"
-              "except ImportError as error:\n    print('refused:', error)\n")
+    script = (
+        "import helpers\ntry:\n    helpers.DigitPad(None)\nexcept ImportError as error:\n    print('refused:', error)\n"
+    )
     environment = {**os.environ, "PYTHONPATH": str(REPO / ".ci" / "foreign")}
-    finished = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=environment, capture_output=True,
-                              text=True, timeout=300)
+    finished = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=environment, capture_output=True, text=True, timeout=300
+    )
     assert finished.returncode == 0, finished.stderr
     assert "refused: DigitPad needs anywidget and ipywidgets>=7.6: pip install anywidget" in finished.stdout

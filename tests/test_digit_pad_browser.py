@@ -7,6 +7,7 @@ Debian's chromium (`.ci/run` installs it) and the playwright package (requiremen
 where either is missing, except in CI, where it fails.
 DIGIT_PAD_SCREENSHOT=path.png saves a screenshot of the pad reading the 7 in JupyterLab (the notebook shows it).
 """
+
 import json
 import math
 import os
@@ -27,20 +28,29 @@ IN_CI = os.environ.get("CI") == "true"
 if not CHROMIUM or not shutil.which("jupyter-lab", path=str(Path(sys.executable).parent)):
     if IN_CI:
         raise RuntimeError("CI must run the browser test: chromium or jupyterlab is missing (see .ci/run)")
-    pytest.skip("no chromium (Debian's package) or jupyterlab here: the browser test needs both",
-                allow_module_level=True)
+    pytest.skip(
+        "no chromium (Debian's package) or jupyterlab here: the browser test needs both", allow_module_level=True
+    )
 if IN_CI:
     import playwright.sync_api  # noqa: F401  (in CI a missing playwright is a failure, not a skip)
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -r requirements-dev.txt (playwright)")
 
 STROKES = {  # digit: strokes, each a list of points as fractions of the canvas
     "1": [[(0.5, 0.15), (0.5, 0.85)]],
-    "0": [[(0.5 + 0.25 * math.sin(t / 24 * 2 * math.pi), 0.5 - 0.35 * math.cos(t / 24 * 2 * math.pi))
-           for t in range(25)]],
+    "0": [
+        [(0.5 + 0.25 * math.sin(t / 24 * 2 * math.pi), 0.5 - 0.35 * math.cos(t / 24 * 2 * math.pi)) for t in range(25)]
+    ],
     "7": [[(0.25, 0.18), (0.75, 0.18), (0.42, 0.85)]],
 }
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                  "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 def free_port():
@@ -51,13 +61,19 @@ def free_port():
 
 def pad_notebook(folder):
     "A notebook that shows the pad for the shipped model, written into `folder`."
-    source = (f"import sys\nsys.path.insert(0, {str(REPO)!r})\nimport helpers\n"
-              f"pad = helpers.DigitPad(helpers.load_network({str(REPO / 'saved_models' / 'mnist_mlp.pt')!r}, 'cpu'))\n"
-              "pad")
-    notebook = {"cells": [{"cell_type": "code", "execution_count": None, "id": "pad", "metadata": {}, "outputs": [],
-                           "source": source}],
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-                "nbformat": 4, "nbformat_minor": 5}
+    source = (
+        f"import sys\nsys.path.insert(0, {str(REPO)!r})\nimport helpers\n"
+        f"pad = helpers.DigitPad(helpers.load_network({str(REPO / 'saved_models' / 'mnist_mlp.pt')!r}, 'cpu'))\n"
+        "pad"
+    )
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "id": "pad", "metadata": {}, "outputs": [], "source": source}
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (folder / "pad.ipynb").write_text(json.dumps(notebook))
 
 
@@ -67,12 +83,26 @@ def server(request, tmp_path):
     front_end, port, token = request.param, free_port(), secrets.token_hex(16)
     pad_notebook(tmp_path)
     app = "LabApp" if front_end == "lab" else "JupyterNotebookApp"
-    environment = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-                   "IPYTHONDIR": str(tmp_path / "ipython"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-                   "MPLBACKEND": "Agg"}
-    command = [sys.executable, "-m", "jupyter", front_end, "--no-browser", "--allow-root", "--ip=127.0.0.1",
-               f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
-               f"--{app}.expose_app_in_browser=True"]
+    environment = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "MPLBACKEND": "Agg",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        front_end,
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={tmp_path}",
+        f"--{app}.expose_app_in_browser=True",
+    ]
     with open(tmp_path / "server.log", "w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
     base = f"http://127.0.0.1:{port}"
@@ -85,7 +115,8 @@ def server(request, tmp_path):
             except OSError as error:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"the Jupyter server did not start:\n{(tmp_path / 'server.log').read_text()}") from error
+                        f"the Jupyter server did not start:\n{(tmp_path / 'server.log').read_text()}"
+                    ) from error
                 time.sleep(0.5)
         yield front_end, base, token
     finally:
@@ -123,10 +154,14 @@ def draw_with_touch(page, canvas, stroke):
     box = canvas.bounding_box()
     session = page.context.new_cdp_session(page)
     points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
-    steps = [points[0]] + [(a[0] + (b[0] - a[0]) * i / 8, a[1] + (b[1] - a[1]) * i / 8)
-                           for a, b in zip(points, points[1:]) for i in range(1, 9)]
-    session.send("Input.dispatchTouchEvent",
-                 {"type": "touchStart", "touchPoints": [{"x": steps[0][0], "y": steps[0][1]}]})
+    steps = [points[0]] + [
+        (a[0] + (b[0] - a[0]) * i / 8, a[1] + (b[1] - a[1]) * i / 8)
+        for a, b in zip(points, points[1:])
+        for i in range(1, 9)
+    ]
+    session.send(
+        "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": steps[0][0], "y": steps[0][1]}]}
+    )
     for x, y in steps[1:]:
         session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
     session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
@@ -140,21 +175,22 @@ def clear(page):
 def test_the_pad_reads_drawn_digits_in_a_real_browser(server, browser):
     front_end, base, token = server
     page = browser.new_context(has_touch=True, viewport={"width": 1200, "height": 900}).new_page()
-    errors, pad_shown = [], []   # an error before the pad shows is the front end's own, unless it names the pad's code
+    errors, pad_shown = [], []  # an error before the pad shows is the front end's own, unless it names the pad's code
     page.on("pageerror", lambda error: errors.append((bool(pad_shown), f"{error}\n{error.stack}")))
     path = "lab/tree/pad.ipynb" if front_end == "lab" else "notebooks/pad.ipynb"
     page.goto(f"{base}/{path}?token={token}")
-    notebook = "window.jupyterapp && window.jupyterapp.shell.currentWidget"   # the open notebook's panel
+    notebook = "window.jupyterapp && window.jupyterapp.shell.currentWidget"  # the open notebook's panel
     kernel = f"{notebook}.sessionContext.session?.kernel"
     # run the notebook once its kernel is connected and idle (cells sent earlier may wait forever)
-    page.wait_for_function(f"() => {notebook} && {kernel}?.connectionStatus === 'connected' && "
-                           f"{kernel}?.status === 'idle'", timeout=90_000)
+    page.wait_for_function(
+        f"() => {notebook} && {kernel}?.connectionStatus === 'connected' && {kernel}?.status === 'idle'", timeout=90_000
+    )
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     canvas = page.wait_for_selector(".digit-pad canvas", timeout=120_000)
     pad_shown.append(True)
     canvas.scroll_into_view_if_needed()
     assert page.get_attribute(".digit-pad-digit", "data-digit") == ""
-    assert page.locator(".digit-pad-row").count() == 10   # all ten bars, before anything is drawn
+    assert page.locator(".digit-pad-row").count() == 10  # all ten bars, before anything is drawn
     for digit, strokes in STROKES.items():
         draw(page, canvas, strokes)
         page.wait_for_selector(f'.digit-pad-digit[data-digit="{digit}"]', timeout=20_000)

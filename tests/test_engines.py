@@ -1,5 +1,6 @@
 """Step 3b: the fast engine does the eager loop's mathematics, keeps dropout where it belongs, and trains seeds together
 exactly as each would train alone."""
+
 import subprocess
 import sys
 
@@ -10,8 +11,12 @@ from torch import nn
 import helpers
 
 SCHEDULES = (None, "constant", "onecycle")
-COMBINATIONS = [(optimizer, schedule) for optimizer in helpers._OPTIMIZERS for schedule in SCHEDULES
-                if not (optimizer == "adagrad" and schedule == "onecycle")]   # torch refuses that pair itself
+COMBINATIONS = [
+    (optimizer, schedule)
+    for optimizer in helpers._OPTIMIZERS
+    for schedule in SCHEDULES
+    if not (optimizer == "adagrad" and schedule == "onecycle")
+]  # torch refuses that pair itself
 
 
 def fresh_net(seed=0, dropout=0.0, sizes=(32, 16, 10)):
@@ -21,8 +26,19 @@ def fresh_net(seed=0, dropout=0.0, sizes=(32, 16, 10)):
 
 def run(loaders, engine, net=None, **options):
     train, valid, _ = loaders
-    settings = dict(learning_rate=3e-3, training_epochs=3, loss_func="cross_entropy", optimizer="adam",
-                    batch_size=32, seed=3, progress=False, engine=engine) | options
+    settings = (
+        dict(
+            learning_rate=3e-3,
+            training_epochs=3,
+            loss_func="cross_entropy",
+            optimizer="adam",
+            batch_size=32,
+            seed=3,
+            progress=False,
+            engine=engine,
+        )
+        | options
+    )
     return helpers.train(net or fresh_net(), train.x, train.y, valid.x, valid.y, **settings)
 
 
@@ -43,12 +59,22 @@ def test_one_cycle_is_torchs_schedule_step_by_step():
 @pytest.mark.parametrize("optimizer, schedule", COMBINATIONS)
 def test_fast_and_eager_compute_the_same_losses_and_weights(tiny_loaders, optimizer, schedule):
     learning_rate = 0.05 if optimizer in ("sgd", "adagrad") else 3e-3
-    runs = [run(tiny_loaders, engine, fresh_net(), optimizer=optimizer, schedule=schedule,
-                learning_rate=learning_rate, weight_decay=0.01) for engine in ("eager", "fast")]
+    runs = [
+        run(
+            tiny_loaders,
+            engine,
+            fresh_net(),
+            optimizer=optimizer,
+            schedule=schedule,
+            learning_rate=learning_rate,
+            weight_decay=0.01,
+        )
+        for engine in ("eager", "fast")
+    ]
     (eager_net, eager_loss, eager_accuracy), (fast_net, fast_loss, fast_accuracy) = runs
     for split in ("train", "valid"):
         assert fast_loss[split] == pytest.approx(eager_loss[split], abs=1e-5)
-        assert fast_accuracy[split] == pytest.approx(eager_accuracy[split], abs=1.5 / 200)   # a digit on the edge
+        assert fast_accuracy[split] == pytest.approx(eager_accuracy[split], abs=1.5 / 200)  # a digit on the edge
     for eager_param, fast_param in zip(eager_net.parameters(), fast_net.parameters()):
         torch.testing.assert_close(fast_param, eager_param, rtol=1e-4, atol=1e-5)
 
@@ -61,13 +87,14 @@ def test_fast_nll_is_the_eager_nll(tiny_loaders):
 @pytest.mark.parametrize("engine", ["eager", "fast"])
 def test_dropout_is_on_in_every_training_epoch_and_off_in_every_evaluation(tiny_loaders, engine):
     # a learning rate of 1e-12 leaves the weights where they are: only dropout tells the epochs' losses apart
-    net, loss_array, _ = run(tiny_loaders, engine, fresh_net(dropout=0.5), optimizer="sgd", learning_rate=1e-12,
-                             training_epochs=3)
+    net, loss_array, _ = run(
+        tiny_loaders, engine, fresh_net(dropout=0.5), optimizer="sgd", learning_rate=1e-12, training_epochs=3
+    )
     train, valid, _ = tiny_loaders
     without_dropout = helpers.evaluate(net, train.x, train.y)[0]
-    for epoch_loss in loss_array["train"]:   # each epoch trained with half the units dropped
+    for epoch_loss in loss_array["train"]:  # each epoch trained with half the units dropped
         assert abs(epoch_loss - without_dropout) > 0.02
-    assert len(set(loss_array["train"])) == 3   # fresh masks every epoch
+    assert len(set(loss_array["train"])) == 3  # fresh masks every epoch
     assert loss_array["valid"] == pytest.approx([helpers.evaluate(net, valid.x, valid.y)[0]] * 3, abs=1e-6)
 
 
@@ -76,10 +103,10 @@ def test_fast_dropout_drops_a_fraction_p_and_scales_the_rest():
     generators = [torch.Generator().manual_seed(seed) for seed in (0, 1)]
     (mask,) = helpers._dropout_masks(buffers, bits, 500, generators, 0.3)
     assert (mask == 0).float().mean().item() == pytest.approx(0.3, abs=0.01)
-    dropped, scale = helpers._dropout_words(0.3)   # p rounded to 16-bit marks: 19661 of 65536
+    dropped, scale = helpers._dropout_words(0.3)  # p rounded to 16-bit marks: 19661 of 65536
     assert dropped == 19661 and scale == 65536 / (65536 - 19661) == pytest.approx(1 / 0.7, rel=1e-4)
     assert mask.unique().tolist() == [0.0, pytest.approx(scale, rel=1e-7)]
-    assert not torch.equal(mask[0], mask[1])   # each net its own masks
+    assert not torch.equal(mask[0], mask[1])  # each net its own masks
     # the backward pass scales by exactly what the masks carry; p next to 1 still leaves one mark in 65536 kept
     assert helpers._StackedMLPs([fresh_net(dropout=0.3)]).keep_scale == scale
     assert helpers._dropout_words(1 - 1e-9) == (65535, 65536.0)
@@ -89,9 +116,10 @@ def test_dropout_masks_come_from_a_stream_of_their_own():
     "A CPU generator keeps only a seed's low 32 bits: the masks' seed must differ there from the batch order's."
     for seed in range(100):
         assert helpers._dropout_seed(seed) % 2**32 != seed % 2**32
-    draws = [torch.empty(250, dtype=torch.int64).random_(-2**63, 2**63 - 1,
-                                                         generator=torch.Generator().manual_seed(seed))
-             for seed in (helpers._dropout_seed(0), 0)]
+    draws = [
+        torch.empty(250, dtype=torch.int64).random_(-(2**63), 2**63 - 1, generator=torch.Generator().manual_seed(seed))
+        for seed in (helpers._dropout_seed(0), 0)
+    ]
     assert not torch.equal(*draws)
 
 
@@ -99,48 +127,83 @@ def test_a_stacked_seed_trains_exactly_as_it_would_alone(tiny_loaders):
     train, valid, _ = tiny_loaders
     seeds = [0, 1, 2]
     nets = [fresh_net(seed, dropout=0.2) for seed in seeds]
-    together = helpers.train_together(nets, seeds, train.x, train.y, valid.x, valid.y, 3e-3, 3, "cross_entropy",
-                                      "adam", batch_size=32, schedule="onecycle", progress=False)
+    together = helpers.train_together(
+        nets,
+        seeds,
+        train.x,
+        train.y,
+        valid.x,
+        valid.y,
+        3e-3,
+        3,
+        "cross_entropy",
+        "adam",
+        batch_size=32,
+        schedule="onecycle",
+        progress=False,
+    )
     for seed, (net, loss_array, accuracy_array) in zip(seeds, together):
-        alone, alone_loss, alone_accuracy = run(tiny_loaders, "fast", fresh_net(seed, dropout=0.2), seed=seed,
-                                                schedule="onecycle")
-        for split in ("train", "valid"):   # float rounding may differ with a slice's memory alignment, no more
+        alone, alone_loss, alone_accuracy = run(
+            tiny_loaders, "fast", fresh_net(seed, dropout=0.2), seed=seed, schedule="onecycle"
+        )
+        for split in ("train", "valid"):  # float rounding may differ with a slice's memory alignment, no more
             assert loss_array[split] == pytest.approx(alone_loss[split], rel=1e-5)
             assert accuracy_array[split] == pytest.approx(alone_accuracy[split], abs=1.5 / 200)
         for stacked_param, alone_param in zip(net.parameters(), alone.parameters()):
             torch.testing.assert_close(stacked_param, alone_param, rtol=0, atol=1e-6)
             assert stacked_param.is_contiguous() and stacked_param.untyped_storage().size() == alone_param.nbytes
-    assert together[0][1] != together[1][1]   # own weights, order and masks: own histories
+    assert together[0][1] != together[1][1]  # own weights, order and masks: own histories
 
 
 def test_each_seed_has_its_own_batch_order_and_masks(tiny_loaders):
     train, valid, _ = tiny_loaders
-    nets = [fresh_net(0, dropout=0.2) for _ in range(2)]   # the same initial weights
-    first, second = helpers.train_together(nets, [0, 1], train.x, train.y, valid.x, valid.y, 3e-3, 1,
-                                           "cross_entropy", "adam", batch_size=32, progress=False)
+    nets = [fresh_net(0, dropout=0.2) for _ in range(2)]  # the same initial weights
+    first, second = helpers.train_together(
+        nets,
+        [0, 1],
+        train.x,
+        train.y,
+        valid.x,
+        valid.y,
+        3e-3,
+        1,
+        "cross_entropy",
+        "adam",
+        batch_size=32,
+        progress=False,
+    )
     assert first[1] != second[1]
 
 
 def test_on_epoch_end_sees_the_current_weights_on_the_fast_engine(tiny_loaders):
     _, valid, _ = tiny_loaders
     seen = []
-    run(tiny_loaders, "fast", on_epoch_end=lambda epoch, net, loss, accuracy: seen.append(
-        (helpers.evaluate(net, valid.x, valid.y)[0], loss["valid"][-1])))
+    run(
+        tiny_loaders,
+        "fast",
+        on_epoch_end=lambda epoch, net, loss, accuracy: seen.append(
+            (helpers.evaluate(net, valid.x, valid.y)[0], loss["valid"][-1])
+        ),
+    )
     assert len(seen) == 3 and all(now == pytest.approx(recorded, abs=1e-6) for now, recorded in seen)
 
 
-@pytest.mark.parametrize("changes, reason", [
-    (dict(optimizer=torch.optim.Adam), "optimizer"),
-    (dict(loss_func=nn.CrossEntropyLoss()), "loss_func"),
-    (dict(loss_func="multi_margin"), "loss_func"),
-    (dict(augment=lambda x: x), "augment"),
-    (dict(precision="bfloat16"), "precision"),
-    (dict(optimizer="adagrad", schedule="onecycle"), "adagrad"),
-    (dict(schedule="cosine"), "schedule"),
-])
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        (dict(optimizer=torch.optim.Adam), "optimizer"),
+        (dict(loss_func=nn.CrossEntropyLoss()), "loss_func"),
+        (dict(loss_func="multi_margin"), "loss_func"),
+        (dict(augment=lambda x: x), "augment"),
+        (dict(precision="bfloat16"), "precision"),
+        (dict(optimizer="adagrad", schedule="onecycle"), "adagrad"),
+        (dict(schedule="cosine"), "schedule"),
+    ],
+)
 def test_auto_falls_back_to_eager_where_fast_does_not_apply_and_fast_says_why(changes, reason):
-    arguments = dict(loss_func="cross_entropy", optimizer="adam", schedule=None, augment=None,
-                     precision="float32") | changes
+    arguments = (
+        dict(loss_func="cross_entropy", optimizer="adam", schedule=None, augment=None, precision="float32") | changes
+    )
     net = fresh_net()
     engine, why = helpers.choose_engine("auto", net, **arguments)
     assert engine == "eager" and reason in why
@@ -156,10 +219,12 @@ def test_engine_names_are_checked(tiny_loaders):
 def test_auto_trains_main_defaults_on_the_fast_engine():
     "CI fails here if 'auto' falls back to the eager loop for the configuration the notebook trains."
     s = helpers.SETTINGS
-    net = helpers.init_network(s.no_of_layers, s.image_size ** 2, s.neurons_per_layer, s.dropout, device="cpu")
+    net = helpers.init_network(s.no_of_layers, s.image_size**2, s.neurons_per_layer, s.dropout, device="cpu")
     assert s.engine == "auto"
     assert helpers.choose_engine(s.engine, net, s.loss_func, s.optimizer, s.schedule, None, s.precision) == (
-        "fast", "covers every argument")
+        "fast",
+        "covers every argument",
+    )
 
 
 def test_train_together_refuses_mixed_architectures_and_missing_seeds(tiny_loaders):
@@ -179,12 +244,14 @@ def test_stacking_is_chosen_only_where_it_pays():
 
 def test_the_fast_engine_never_imports_torch_dynamo(idx_root):
     "A torch.optim optimizer imports torch._dynamo on first use (seconds); the fast engine needs none."
-    script = (f"import sys; sys.path.insert(0, {str(helpers.NOTEBOOK.parent)!r}); import helpers\n"
-              f"train, valid, _ = helpers.loadDataset({str(idx_root)!r}, 100, 50, 10, 32, device='cpu')\n"
-              "net = helpers.init_network(1, 784, [16, 10], 0.1, device='cpu')\n"
-              "helpers.train(net, train.x, train.y, valid.x, valid.y, 1e-3, 1, 'cross_entropy', 'adam', "
-              "batch_size=32, progress=False)\n"
-              "print('torch._dynamo' in sys.modules)")
+    script = (
+        f"import sys; sys.path.insert(0, {str(helpers.NOTEBOOK.parent)!r}); import helpers\n"
+        f"train, valid, _ = helpers.loadDataset({str(idx_root)!r}, 100, 50, 10, 32, device='cpu')\n"
+        "net = helpers.init_network(1, 784, [16, 10], 0.1, device='cpu')\n"
+        "helpers.train(net, train.x, train.y, valid.x, valid.y, 1e-3, 1, 'cross_entropy', 'adam', "
+        "batch_size=32, progress=False)\n"
+        "print('torch._dynamo' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

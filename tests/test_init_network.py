@@ -1,4 +1,5 @@
 """Step 2: init_network builds the assignment's architecture, initialised, with clear errors."""
+
 import warnings
 
 import pytest
@@ -37,7 +38,7 @@ def test_outputs_raw_logits_for_flat_or_square_images():
     logits = net(images)
     assert logits.shape == (5, 10)
     assert torch.equal(logits, net(images.flatten(1)))
-    assert (logits < 0).any()   # no ReLU or softmax squeezes the output
+    assert (logits < 0).any()  # no ReLU or softmax squeezes the output
 
 
 def test_he_initialisation_of_hidden_layers_and_zero_biases():
@@ -52,15 +53,18 @@ def test_zero_hidden_layers_is_a_linear_classifier():
     assert net.size_table() == "Size of net(1).w = 784x10\nSize of net(1).b = 10"
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ((2, 784, [100, 10], 0.2), "neurons_per_layer must be a list of no_of_layers \\+ 1 = 3 sizes"),
-    ((2, 784, [100, 0, 10], 0.2), "neurons_per_layer\\[1\\]"),
-    ((2, 0, [100, 50, 10], 0.2), "input_dim"),
-    ((-1, 784, [10], 0.2), "no_of_layers"),
-    ((2, 784, [100, 50, 10], 1.0), "dropout must be a probability in \\[0, 1\\)"),
-    ((2, 784, [100, 50, 10], -0.1), "dropout"),
-    ((2, 784, [100, 50, 10], "0.2"), "dropout"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ((2, 784, [100, 10], 0.2), "neurons_per_layer must be a list of no_of_layers \\+ 1 = 3 sizes"),
+        ((2, 784, [100, 0, 10], 0.2), "neurons_per_layer\\[1\\]"),
+        ((2, 0, [100, 50, 10], 0.2), "input_dim"),
+        ((-1, 784, [10], 0.2), "no_of_layers"),
+        ((2, 784, [100, 50, 10], 1.0), "dropout must be a probability in \\[0, 1\\)"),
+        ((2, 784, [100, 50, 10], -0.1), "dropout"),
+        ((2, 784, [100, 50, 10], "0.2"), "dropout"),
+    ],
+)
 def test_bad_arguments_explain_the_rule(arguments, message):
     with pytest.raises(ValueError, match=message) as caught:
         helpers.init_network(*arguments, device="cpu")
@@ -91,5 +95,5 @@ def test_resolve_device_choices():
 def test_auto_picks_a_gpu_exactly_where_there_is_one_and_never_warns(monkeypatch, has_cuda):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: has_cuda)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")   # "auto" only picks what exists
+        warnings.simplefilter("error")  # "auto" only picks what exists
         assert helpers.resolve_device("auto") == torch.device("cuda" if has_cuda else "cpu")

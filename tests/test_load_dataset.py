@@ -1,4 +1,5 @@
 """Step 1: loadDataset finds MNIST in every form, draws disjoint seeded subsets and normalises them."""
+
 import gzip
 import os
 import subprocess
@@ -70,7 +71,7 @@ def test_given_preprocessing_is_applied_not_refitted(idx_root):
     train, _, _ = helpers.loadDataset(idx_root, 100, 10, 10, 8, device="cpu", preprocessing=fixed)
     assert train.preprocessing == fixed and train.x.shape[1] == 14 * 14
     raw = train.dataset.dataset.tensors[0][train.dataset.indices]
-    assert torch.allclose(train.x, ((fixed.scale(raw) - 0.5) / 0.25 * 0.5 ** 0.5).flatten(1))
+    assert torch.allclose(train.x, ((fixed.scale(raw) - 0.5) / 0.25 * 0.5**0.5).flatten(1))
 
 
 @pytest.mark.parametrize("size", [14, 20, 32])
@@ -105,32 +106,43 @@ def test_scaling_accepts_a_channel_axis_and_refuses_other_shapes():
 
 def test_loading_data_does_not_import_torchvision(idx_root):
     # importing torchvision costs ~160 MB of memory; it is needed only to download MNIST
-    script = ("import sys, helpers; helpers.loadDataset(sys.argv[1], 10, 10, 10, 8, device='cpu'); "
-              "print('torchvision' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", script, str(idx_root)], capture_output=True, text=True,
-                            cwd=Path(helpers.__file__).parent, check=True, timeout=300)
+    script = (
+        "import sys, helpers; helpers.loadDataset(sys.argv[1], 10, 10, 10, 8, device='cpu'); "
+        "print('torchvision' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(idx_root)],
+        capture_output=True,
+        text=True,
+        cwd=Path(helpers.__file__).parent,
+        check=True,
+        timeout=300,
+    )
     assert result.stdout.strip() == "False"
 
 
 def test_batches_cover_the_subset_and_only_training_shuffles(tiny_loaders):
     train, valid, _ = tiny_loaders
     batches = list(train)
-    assert len(batches) == len(train) == 7   # ceil(200 / 32)
+    assert len(batches) == len(train) == 7  # ceil(200 / 32)
     assert sum(len(labels) for _, labels in batches) == 200
     assert sorted(torch.cat([labels for _, labels in batches]).tolist()) == sorted(train.y.tolist())
     assert not torch.equal(torch.cat([labels for _, labels in batches]), train.y)
     assert torch.equal(torch.cat([images for images, _ in valid]), valid.x)
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (dict(train_size=0), "train_size"),
-    (dict(val_size=-5), "val_size"),
-    (dict(test_size=2.5), "test_size"),
-    (dict(batch_size=0), "batch_size"),
-    (dict(image_size=0), "image_size"),
-    (dict(train_size=N_TRAIN, val_size=1), "train_size \\+ val_size must be at most 300"),
-    (dict(test_size=N_TEST + 1), "test_size must be at most 100"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (dict(train_size=0), "train_size"),
+        (dict(val_size=-5), "val_size"),
+        (dict(test_size=2.5), "test_size"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(image_size=0), "image_size"),
+        (dict(train_size=N_TRAIN, val_size=1), "train_size \\+ val_size must be at most 300"),
+        (dict(test_size=N_TEST + 1), "test_size must be at most 100"),
+    ],
+)
 def test_bad_sizes_are_refused_with_the_argument_named(idx_root, arguments, message):
     sizes = dict(train_size=100, val_size=50, test_size=50, batch_size=8) | arguments
     with pytest.raises(ValueError, match=message):
@@ -174,12 +186,13 @@ def test_image_folder_without_digit_subfolders(tmp_path):
 def test_missing_data_offline_names_folder_and_files(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise RuntimeError("network is unreachable")
-    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)   # _read_mnist imports it only to download
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)  # _read_mnist imports it only to download
     with pytest.raises(FileNotFoundError) as caught:
         helpers.loadDataset(tmp_path / "nothing", 10, 10, 10, 8, device="cpu")
     message = str(caught.value)
     assert str(tmp_path / "nothing") in message and "train-images-idx3-ubyte" in message
-    assert str(tmp_path / "nothing" / "MNIST" / "raw") in message   # every place it looked
+    assert str(tmp_path / "nothing" / "MNIST" / "raw") in message  # every place it looked
     assert "network is unreachable" in message
 
 
@@ -207,7 +220,7 @@ def test_cached_decoding_notices_a_changed_file(tmp_path):
     data = bytearray(labels.read_bytes())
     data[8:] = bytes([7]) * (len(data) - 8)
     labels.write_bytes(bytes(data))
-    os.utime(labels, ns=(1, 1))   # a different stamp even on coarse-grained file systems
+    os.utime(labels, ns=(1, 1))  # a different stamp even on coarse-grained file systems
     changed, _, _ = helpers.loadDataset(tmp_path, 10, 10, 10, 8, device="cpu")
     assert set(changed.y.tolist()) == {7} != set(first.y.tolist())
 
@@ -221,15 +234,15 @@ def test_real_mnist_layout(mnist_root):
 
 def test_each_call_loads_its_own_data_the_same_way(idx_root):
     first = helpers.loadDataset(idx_root, 150, 50, 20, 32, device="cpu")
-    again = helpers.loadDataset(idx_root, 150, 50, 20, 64, device="cpu")   # another batch size: the same data
-    assert all(torch.equal(a.x, b.x) and a.x is not b.x for a, b in zip(first, again))   # no state shared
-    first[0].x.zero_()   # a caller's change to one call's data leaves the next call's alone
+    again = helpers.loadDataset(idx_root, 150, 50, 20, 64, device="cpu")  # another batch size: the same data
+    assert all(torch.equal(a.x, b.x) and a.x is not b.x for a, b in zip(first, again))  # no state shared
+    first[0].x.zero_()  # a caller's change to one call's data leaves the next call's alone
     assert not torch.equal(helpers.loadDataset(idx_root, 150, 50, 20, 32, device="cpu")[0].x, first[0].x)
     assert again[0].batch_size == 64 and len(again[0]) == 3
     other = helpers.Preprocessing(28, mean=0.5, std=0.25)
     renormalised = helpers.loadDataset(idx_root, 150, 50, 20, 32, device="cpu", preprocessing=other)
     assert renormalised[0].preprocessing == other and not torch.equal(renormalised[0].x, again[0].x)
-    refitted = helpers.loadDataset(idx_root, 150, 50, 20, 32, device="cpu")   # fitted again, not `other`
+    refitted = helpers.loadDataset(idx_root, 150, 50, 20, 32, device="cpu")  # fitted again, not `other`
     assert refitted[0].preprocessing == again[0].preprocessing and torch.equal(refitted[0].x, again[0].x)
     resplit = helpers.loadDataset(idx_root, 150, 50, 20, 32, device="cpu", seed=1)
     assert not torch.equal(resplit[0].y, again[0].y)
@@ -238,9 +251,9 @@ def test_each_call_loads_its_own_data_the_same_way(idx_root):
 def test_preprocessing_scales_then_normalises_with_its_own_figures():
     images = torch.tensor([[[0, 51], [102, 255]]], dtype=torch.uint8)
     preprocessing = helpers.Preprocessing(2, mean=0.2, std=0.4)
-    expected = (torch.tensor([[0.0, 0.2, 0.4, 1.0]]) - 0.2) * (0.5 ** 0.5 / 0.4)
+    expected = (torch.tensor([[0.0, 0.2, 0.4, 1.0]]) - 0.2) * (0.5**0.5 / 0.4)
     assert torch.allclose(preprocessing(images), expected, atol=1e-6)
-    assert torch.allclose(preprocessing(images.float() / 255), expected, atol=1e-6)   # [0, 1] floats alike
+    assert torch.allclose(preprocessing(images.float() / 255), expected, atol=1e-6)  # [0, 1] floats alike
 
 
 def test_a_loader_describes_itself(tiny_loaders):

@@ -1,4 +1,5 @@
 """Step 8: main takes the assignment's inputs in order, trains or loads, reports and returns the results."""
+
 import inspect
 import warnings
 
@@ -7,15 +8,46 @@ import torch
 
 import helpers
 
-ASSIGNMENT_ORDER = ["dataset_path", "train_size", "val_size", "test_size", "no_of_layers", "neurons_per_layer",
-                    "loss_func", "optimizer", "batch_size", "learning_rate", "use_gpu", "dropout", "is_training",
-                    "visualize_results", "training_epochs"]
+ASSIGNMENT_ORDER = [
+    "dataset_path",
+    "train_size",
+    "val_size",
+    "test_size",
+    "no_of_layers",
+    "neurons_per_layer",
+    "loss_func",
+    "optimizer",
+    "batch_size",
+    "learning_rate",
+    "use_gpu",
+    "dropout",
+    "is_training",
+    "visualize_results",
+    "training_epochs",
+]
 
 
 def tiny_main(root, model_path, **options):
-    settings = dict(dataset_path=root, train_size=200, val_size=50, test_size=100, no_of_layers=1,
-                    neurons_per_layer=[32, 10], batch_size=32, learning_rate=3e-3, use_gpu=False, dropout=0.1,
-                    training_epochs=3, image_size=28, model_path=model_path, progress=False, show=False) | options
+    settings = (
+        dict(
+            dataset_path=root,
+            train_size=200,
+            val_size=50,
+            test_size=100,
+            no_of_layers=1,
+            neurons_per_layer=[32, 10],
+            batch_size=32,
+            learning_rate=3e-3,
+            use_gpu=False,
+            dropout=0.1,
+            training_epochs=3,
+            image_size=28,
+            model_path=model_path,
+            progress=False,
+            show=False,
+        )
+        | options
+    )
     return helpers.main(**settings)
 
 
@@ -25,14 +57,13 @@ def test_parameters_follow_the_assignment_order_and_defaults():
     # an input left out comes from SETTINGS when main is called
     assert all(parameters[name].default is None for name in ASSIGNMENT_ORDER)
     assert helpers.SETTINGS.is_training is False and helpers.SETTINGS.visualize_results is False
-    assert helpers.SETTINGS.use_gpu == "auto"   # a GPU exactly where there is one (MNIST_DEVICE, unset here)
+    assert helpers.SETTINGS.use_gpu == "auto"  # a GPU exactly where there is one (MNIST_DEVICE, unset here)
 
 
 def test_settings_are_read_when_main_is_called(idx_root, tmp_path, monkeypatch):
     edited = helpers.SETTINGS.replace(student_name="Ada Lovelace", neurons_per_layer=[16, 10], training_epochs=2)
-    monkeypatch.setattr(helpers, "SETTINGS", edited)   # as if the settings cell were edited and run again
-    results = tiny_main(idx_root, tmp_path / "model.pt", is_training=True, neurons_per_layer=None,
-                        training_epochs=None)
+    monkeypatch.setattr(helpers, "SETTINGS", edited)  # as if the settings cell were edited and run again
+    results = tiny_main(idx_root, tmp_path / "model.pt", is_training=True, neurons_per_layer=None, training_epochs=None)
     assert results["settings"].student_name == "Ada Lovelace"
     assert results["net"].config["neurons_per_layer"] == [16, 10]
     assert len(results["history"]["loss"]["train"]) == 2
@@ -49,14 +80,16 @@ def test_unknown_settings_are_refused_by_name(idx_root, tmp_path):
 def test_training_run_reports_and_saves(idx_root, tmp_path, capsys):
     results = tiny_main(idx_root, tmp_path / "model.pt", is_training=True)
     printed = capsys.readouterr().out
-    assert (f"Name: {helpers.SETTINGS.student_name}" in printed
-            and f"Roll number: {helpers.SETTINGS.roll_number}" in printed)
+    assert (
+        f"Name: {helpers.SETTINGS.student_name}" in printed
+        and f"Roll number: {helpers.SETTINGS.roll_number}" in printed
+    )
     for parameter in ("learning_rate", "optimizer", "neurons_per_layer", "dropout", "training_epochs", "batch_size"):
         assert parameter in printed
     assert "Confusion matrix" in printed and "f1_macro" in printed
     for split in ("train", "valid", "test"):
         assert {"loss", "accuracy", "f1_macro", "confusion_matrix"} <= set(results[split])
-    assert results["test"]["accuracy"] >= 0.6   # chance is 0.1
+    assert results["test"]["accuracy"] >= 0.6  # chance is 0.1
     assert len(results["history"]["loss"]["train"]) == 3
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "model.json").is_file()
 
@@ -64,9 +97,10 @@ def test_training_run_reports_and_saves(idx_root, tmp_path, capsys):
 def test_loading_run_reproduces_the_trained_results(idx_root, tmp_path):
     trained = tiny_main(idx_root, tmp_path / "model.pt", is_training=True)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")   # same split: no warning about leaked training images
-        loaded = tiny_main(idx_root, tmp_path / "model.pt", is_training=False, no_of_layers=3,
-                           neurons_per_layer=[1, 2, 3, 10])   # ignored: the file's architecture is used
+        warnings.simplefilter("error")  # same split: no warning about leaked training images
+        loaded = tiny_main(
+            idx_root, tmp_path / "model.pt", is_training=False, no_of_layers=3, neurons_per_layer=[1, 2, 3, 10]
+        )  # ignored: the file's architecture is used
     assert loaded["parameters"]["neurons_per_layer"] == [32, 10]
     assert loaded["test"]["accuracy"] == trained["test"]["accuracy"]
     assert loaded["history"] == trained["history"]
@@ -96,10 +130,12 @@ def test_gpu_asked_without_cuda_falls_back_to_the_cpu(idx_root, tmp_path):
 
 
 def test_visualize_results_saves_the_figures(idx_root, tmp_path):
-    tiny_main(idx_root, tmp_path / "model.pt", is_training=True, visualize_results=True,
-              figures_dir=tmp_path / "figures")
+    tiny_main(
+        idx_root, tmp_path / "model.pt", is_training=True, visualize_results=True, figures_dir=tmp_path / "figures"
+    )
     assert {"curves.png", "confusion_matrix.png", "f1.png", "samples.png"} <= {
-        path.name for path in (tmp_path / "figures").iterdir()}
+        path.name for path in (tmp_path / "figures").iterdir()
+    }
 
 
 def test_main_trains_and_scores_on_the_data_it_is_handed(idx_root, tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
 """Steps 4-5: save_network / load_network round-trip plain data safely and atomically."""
+
 import json
 import pickle
 
@@ -16,8 +17,9 @@ def trained(trained_tiny, tiny_loaders):
 
 def test_round_trip_gives_the_same_network(trained, tiny_loaders, tmp_path):
     net, preprocessing, history = trained
-    path = helpers.save_network(net, tmp_path / "model.pt", preprocessing=preprocessing,
-                                metadata={"history": history, "note": "tiny"})
+    path = helpers.save_network(
+        net, tmp_path / "model.pt", preprocessing=preprocessing, metadata={"history": history, "note": "tiny"}
+    )
     loaded = helpers.load_network(path, device="cpu")
     assert loaded.config == net.config and not loaded.training
     assert loaded.preprocessing == preprocessing
@@ -39,24 +41,39 @@ def test_file_is_weights_and_plain_data_only(trained, tmp_path):
 
 def test_numpy_and_tensor_metadata_become_plain(trained, tmp_path):
     import numpy as np
+
     net, preprocessing, _ = trained
-    path = helpers.save_network(net, tmp_path / "m.pt", preprocessing=preprocessing,
-                                metadata={"accuracy": np.float64(0.9), "matrix": np.eye(2, dtype=int),
-                                          "curve": torch.tensor([0.5, 0.25]), "shape": (28, 28)})
-    assert helpers.load_network(path, "cpu").metadata == {"accuracy": 0.9, "matrix": [[1, 0], [0, 1]],
-                                                          "curve": [0.5, 0.25], "shape": [28, 28]}
+    path = helpers.save_network(
+        net,
+        tmp_path / "m.pt",
+        preprocessing=preprocessing,
+        metadata={
+            "accuracy": np.float64(0.9),
+            "matrix": np.eye(2, dtype=int),
+            "curve": torch.tensor([0.5, 0.25]),
+            "shape": (28, 28),
+        },
+    )
+    assert helpers.load_network(path, "cpu").metadata == {
+        "accuracy": 0.9,
+        "matrix": [[1, 0], [0, 1]],
+        "curve": [0.5, 0.25],
+        "shape": [28, 28],
+    }
 
 
 def test_str_subclasses_such_as_torch_version_load_safely(trained, tmp_path):
     net, preprocessing, _ = trained
-    path = helpers.save_network(net, tmp_path / "m.pt", preprocessing=preprocessing,
-                                metadata={"torch": torch.__version__})
+    path = helpers.save_network(
+        net, tmp_path / "m.pt", preprocessing=preprocessing, metadata={"torch": torch.__version__}
+    )
     loaded = helpers.load_network(path, "cpu").metadata["torch"]
     assert loaded == str(torch.__version__) and type(loaded) is str
 
 
 def test_saved_files_follow_the_umask_like_any_other_file(trained, tmp_path):
     import os
+
     net, preprocessing, _ = trained
     old = os.umask(0o022)
     try:
@@ -82,6 +99,7 @@ def test_interrupted_save_keeps_the_previous_model(trained, tmp_path, monkeypatc
     def crash(obj, stream, *args, **kwargs):
         stream.write(b"half a model")
         raise KeyboardInterrupt
+
     monkeypatch.setattr(helpers.torch, "save", crash)
     with pytest.raises(KeyboardInterrupt):
         helpers.save_network(net, path, preprocessing=preprocessing)
@@ -118,6 +136,7 @@ def test_foreign_torch_file(tmp_path):
 
 class Payload:
     "Stands for code hidden in a pickle."
+
     def __reduce__(self):
         return (print, ("this must never run",))
 

@@ -1,4 +1,5 @@
 """Step 6: test predicts one digit per image, with the weights `model` names."""
+
 import pytest
 import torch
 
@@ -17,7 +18,7 @@ def test_none_uses_the_net_as_it_is(saved, tiny_loaders):
     pred = helpers.test(net, None, test.x, test.y)
     assert pred.shape == (100,) and pred.dtype == torch.long
     assert torch.equal(pred, net(test.x).argmax(1))
-    assert (pred == test.y).float().mean() >= 0.7   # a trained net; chance is 0.1
+    assert (pred == test.y).float().mean() >= 0.7  # a trained net; chance is 0.1
 
 
 @pytest.mark.parametrize("form", ["path", "str"])
@@ -56,7 +57,7 @@ def test_probabilities_in_chunks_match_one_pass_and_sum_to_one(saved, tiny_loade
     x = tiny_loaders[2].x
     in_chunks, at_once = helpers._logits_of(net, x, chunk_size=7), helpers._logits_of(net, x, chunk_size=1000)
     assert in_chunks.shape == (len(x), 10)
-    assert torch.allclose(in_chunks, at_once, atol=1e-5)   # the chunk size changes the GEMM blocking: a few ulps
+    assert torch.allclose(in_chunks, at_once, atol=1e-5)  # the chunk size changes the GEMM blocking: a few ulps
     probabilities = helpers.predict_proba(net, x)
     assert torch.allclose(probabilities, torch.softmax(at_once, 1), atol=1e-6)
     assert torch.allclose(probabilities.sum(1), torch.ones(len(x)), atol=1e-5)

@@ -1,4 +1,5 @@
 """Step 3: train learns, records per-epoch history, keeps the best weights and fails clearly."""
+
 import pytest
 import torch
 from torch import nn
@@ -19,8 +20,17 @@ def engine(request):
 
 def run(loaders, net=None, **options):
     train, valid, _ = loaders
-    settings = dict(learning_rate=3e-3, training_epochs=4, loss_func="cross_entropy", optimizer="adam",
-                    batch_size=32, progress=False) | options
+    settings = (
+        dict(
+            learning_rate=3e-3,
+            training_epochs=4,
+            loss_func="cross_entropy",
+            optimizer="adam",
+            batch_size=32,
+            progress=False,
+        )
+        | options
+    )
     return helpers.train(net or fresh_net(), train.x, train.y, valid.x, valid.y, **settings)
 
 
@@ -42,10 +52,10 @@ def test_returns_the_best_validation_weights_in_eval_mode(tiny_loaders, engine):
 
 
 def test_history_is_per_sample_and_consistent_with_evaluate(tiny_loaders, engine):
-    net, loss_array, _ = run(tiny_loaders, training_epochs=1, learning_rate=1e-12, engine=engine)   # weights stay
+    net, loss_array, _ = run(tiny_loaders, training_epochs=1, learning_rate=1e-12, engine=engine)  # weights stay
     _, valid, _ = tiny_loaders
     assert loss_array["valid"][0] == pytest.approx(helpers.evaluate(net, valid.x, valid.y)[0], rel=1e-4)
-    assert 1.0 < loss_array["train"][0] < 5.0   # a mean per sample near ln(10), not a sum over batches
+    assert 1.0 < loss_array["train"][0] < 5.0  # a mean per sample near ln(10), not a sum over batches
 
 
 def test_same_seed_same_history(tiny_loaders, engine):
@@ -81,13 +91,16 @@ def test_unknown_names_list_the_known_ones(tiny_loaders):
         run(tiny_loaders, loss_func="hinge2")
 
 
-@pytest.mark.parametrize("options, message", [
-    (dict(learning_rate=0), "learning_rate"),
-    (dict(training_epochs=0), "training_epochs"),
-    (dict(batch_size=0), "batch_size"),
-    (dict(schedule="cosine"), "schedule"),
-    (dict(precision="float16"), "precision must be 'float32' or 'bfloat16'"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(learning_rate=0), "learning_rate"),
+        (dict(training_epochs=0), "training_epochs"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(schedule="cosine"), "schedule"),
+        (dict(precision="float16"), "precision must be 'float32' or 'bfloat16'"),
+    ],
+)
 def test_bad_arguments(tiny_loaders, options, message):
     with pytest.raises(ValueError, match=message):
         run(tiny_loaders, **options)
@@ -102,6 +115,7 @@ def test_mismatched_lengths(tiny_loaders):
 def test_non_finite_loss_stops_and_suggests_a_smaller_learning_rate(tiny_loaders):
     def exploding(logits, target):
         return nn.functional.cross_entropy(logits, target) * float("inf")
+
     with pytest.raises(FloatingPointError, match="smaller learning_rate"):
         run(tiny_loaders, loss_func=exploding)
 
@@ -111,9 +125,10 @@ def test_interrupt_returns_what_was_trained(tiny_loaders):
 
     def interrupt_in_third_epoch(batch):
         calls["count"] += 1
-        if calls["count"] > 2 * 7:   # 7 batches per epoch: two epochs complete
+        if calls["count"] > 2 * 7:  # 7 batches per epoch: two epochs complete
             raise KeyboardInterrupt
         return batch
+
     with pytest.warns(RuntimeWarning, match="interrupted after 2 complete epoch"):
         net, loss_array, _ = run(tiny_loaders, augment=interrupt_in_third_epoch, training_epochs=5)
     assert len(loss_array["train"]) == 2 and not net.training
@@ -136,8 +151,8 @@ def test_bfloat16_precision_trains_in_bfloat16_and_validates_in_float32(tiny_loa
     output_dtypes = set()
     net.fc1.register_forward_hook(lambda module, inputs, output: output_dtypes.add(output.dtype))
     net, loss_array, accuracy_array = run(tiny_loaders, net=net, precision="bfloat16", training_epochs=6)
-    assert torch.bfloat16 in output_dtypes   # training forwards ran in bfloat16 ...
-    assert torch.float32 in output_dtypes    # ... validation in float32
+    assert torch.bfloat16 in output_dtypes  # training forwards ran in bfloat16 ...
+    assert torch.float32 in output_dtypes  # ... validation in float32
     assert loss_array["train"][-1] < loss_array["train"][0] and max(accuracy_array["valid"]) >= 0.75
 
 
@@ -147,19 +162,21 @@ def test_on_epoch_end_sees_every_epoch_and_can_stop_training(tiny_loaders):
     def stop_after_two(epoch, net, loss_array, accuracy_array):
         seen.append((epoch, len(loss_array["train"]), len(accuracy_array["valid"]), net.training))
         return epoch == 2
+
     net, loss_array, _ = run(tiny_loaders, training_epochs=5, on_epoch_end=stop_after_two)
-    assert seen == [(1, 1, 1, False), (2, 2, 2, False)]   # after validation: the net is in eval mode
+    assert seen == [(1, 1, 1, False), (2, 2, 2, False)]  # after validation: the net is in eval mode
     assert len(loss_array["train"]) == 2 and not net.training
 
 
 def test_train_one_epoch_passes_over_a_loader_once_and_reports_its_mean_loss(tiny_loaders):
     train, _, _ = tiny_loaders
     torch.manual_seed(0)
-    net = helpers.init_network(1, 784, [32, 10], 0.0, device="cpu")   # no dropout: training mode = eval mode
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.0)   # steps leave the weights as they are
+    net = helpers.init_network(1, 784, [32, 10], 0.0, device="cpu")  # no dropout: training mode = eval mode
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.0)  # steps leave the weights as they are
     seen = []
-    loss, accuracy = helpers._train_one_epoch(net, train, nn.CrossEntropyLoss(), optimizer,
-                                             augment=lambda batch: seen.append(len(batch)) or batch)
+    loss, accuracy = helpers._train_one_epoch(
+        net, train, nn.CrossEntropyLoss(), optimizer, augment=lambda batch: seen.append(len(batch)) or batch
+    )
     assert sum(seen) == len(train.y) and len(seen) == len(train)
     expected_loss, expected_accuracy = helpers.evaluate(net, train.x, train.y)
     assert loss == pytest.approx(expected_loss, rel=1e-5) and accuracy == expected_accuracy
@@ -167,8 +184,10 @@ def test_train_one_epoch_passes_over_a_loader_once_and_reports_its_mean_loss(tin
 
 def test_each_loss_name_gives_its_own_loss():
     logits, target = torch.randn(6, 10, generator=torch.Generator().manual_seed(0)), torch.arange(6)
-    expected = {"cross_entropy": nn.functional.cross_entropy(logits, target),
-                "nll": nn.functional.cross_entropy(logits, target),
-                "multi_margin": nn.functional.multi_margin_loss(logits, target)}
+    expected = {
+        "cross_entropy": nn.functional.cross_entropy(logits, target),
+        "nll": nn.functional.cross_entropy(logits, target),
+        "multi_margin": nn.functional.multi_margin_loss(logits, target),
+    }
     for name, value in expected.items():
         assert helpers._make_loss(name)(logits, target).item() == pytest.approx(value.item(), rel=1e-6)

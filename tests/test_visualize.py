@@ -1,4 +1,5 @@
 """Step 7: metrics come from sklearn, and visualize draws (and can save) every figure."""
+
 import matplotlib
 import matplotlib.pyplot as plt
 import pytest
@@ -10,15 +11,15 @@ matplotlib.use("Agg")
 
 
 def test_report_metrics_on_a_known_case():
-    y_true = torch.arange(10).repeat(2)               # every digit twice
+    y_true = torch.arange(10).repeat(2)  # every digit twice
     y_pred = y_true.clone()
-    y_pred[0] = 1                                      # one 0 taken for a 1
+    y_pred[0] = 1  # one 0 taken for a 1
     results = helpers._report_metrics(y_true, y_pred)
     assert results["accuracy"] == pytest.approx(19 / 20)
     assert results["confusion_matrix"][0] == [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
     assert results["confusion_matrix"][1][1] == 2
-    assert results["f1_per_class"][0] == pytest.approx(2 / 3)       # precision 1, recall 1/2
-    assert results["f1_per_class"][1] == pytest.approx(0.8)         # precision 2/3, recall 1
+    assert results["f1_per_class"][0] == pytest.approx(2 / 3)  # precision 1, recall 1/2
+    assert results["f1_per_class"][1] == pytest.approx(0.8)  # precision 2/3, recall 1
     assert results["f1_macro"] == pytest.approx((2 / 3 + 0.8 + 8) / 10)
     assert "precision" in results["report"] and "recall" in results["report"]
 
@@ -31,8 +32,9 @@ def trained(trained_tiny, tiny_loaders):
 
 def test_visualize_saves_every_figure_and_returns_the_metrics(trained, tmp_path, capsys):
     net, loss_array, accuracy_array, test = trained
-    results = helpers.visualize(loss_array, accuracy_array, net, test.x, test.y, save_dir=tmp_path / "figures",
-                                show=False)
+    results = helpers.visualize(
+        loss_array, accuracy_array, net, test.x, test.y, save_dir=tmp_path / "figures", show=False
+    )
     names = sorted(path.name for path in (tmp_path / "figures").iterdir())
     expected = ["confusion_matrix.png", "curves.png", "f1.png", "samples.png"]
     predictions = helpers.test(net, None, test.x, test.y)
@@ -42,7 +44,7 @@ def test_visualize_saves_every_figure_and_returns_the_metrics(trained, tmp_path,
     assert results["accuracy"] == pytest.approx((predictions == test.y).float().mean().item())
     printed = capsys.readouterr().out
     assert f"Test accuracy {results['accuracy']:.4f}" in printed and "macro avg" in printed
-    assert not matplotlib.pyplot.get_fignums()   # show=False closes what it drew
+    assert not matplotlib.pyplot.get_fignums()  # show=False closes what it drew
 
 
 def test_visualize_without_history_skips_the_curves(trained, tmp_path):
@@ -63,13 +65,18 @@ def test_mistakes_figure_shows_the_most_confident_wrong_predictions(monkeypatch)
     x = torch.zeros(12, 784)
     x[torch.arange(12), torch.arange(12) % 10] = torch.arange(12, dtype=torch.float32) / 2
     y = torch.arange(12) % 10
-    y[[2, 5, 9, 11]] = 0   # four mistakes (image 0 predicts 0: right)
+    y[[2, 5, 9, 11]] = 0  # four mistakes (image 0 predicts 0: right)
     shown = {}
-    monkeypatch.setattr(helpers, "_plot_predictions", lambda x, y_true, y_pred, probabilities, title, **_:
-                        shown.setdefault(title.split()[0], (x, y_true, y_pred, probabilities)) and plt.figure())
+    monkeypatch.setattr(
+        helpers,
+        "_plot_predictions",
+        lambda x, y_true, y_pred, probabilities, title, **_: (
+            shown.setdefault(title.split()[0], (x, y_true, y_pred, probabilities)) and plt.figure()
+        ),
+    )
     helpers.visualize(None, None, net, x, y, n_samples=3, show=False)
-    images, y_true, y_pred, probabilities = shown["The"]   # "The most confident of 4 mistakes"
-    order = [11, 9, 5]   # the three most confident mistakes, most confident first
+    images, y_true, y_pred, probabilities = shown["The"]  # "The most confident of 4 mistakes"
+    order = [11, 9, 5]  # the three most confident mistakes, most confident first
     assert torch.equal(images, x[order]) and y_true.tolist() == [0, 0, 0] and y_pred.tolist() == [1, 9, 5]
     assert probabilities[:, y_pred].diagonal().diff().le(0).all()
 
@@ -105,8 +112,10 @@ def test_show_digits_titles_each_digit_with_its_own_title():
 
 
 def test_summary_has_one_row_per_split():
-    results = {split: {"loss": loss, "accuracy": 0.5, "f1_macro": 0.4, "confusion_matrix": []}
-               for split, loss in (("train", 0.1), ("valid", 0.2), ("test", 0.3))}
+    results = {
+        split: {"loss": loss, "accuracy": 0.5, "f1_macro": 0.4, "confusion_matrix": []}
+        for split, loss in (("train", 0.1), ("valid", 0.2), ("test", 0.3))
+    }
     table = helpers._summary(results)
     assert list(table.index) == ["train", "valid", "test"] and list(table.columns) == ["loss", "accuracy", "f1_macro"]
     assert table.loc["valid", "loss"] == 0.2
@@ -123,7 +132,7 @@ def test_curves_plot_each_split_its_own_history():
 def test_the_confusion_heatmap_has_true_digits_as_rows():
     confusion = [[row * 10 + column for column in range(10)] for row in range(10)]
     axis = helpers._plot_confusion_matrix(confusion, 0.5).axes[0]
-    assert [text.get_text() for text in axis.texts[:3]] == ["0", "1", "2"]   # the first row: true 0, predicted 0, 1, 2
+    assert [text.get_text() for text in axis.texts[:3]] == ["0", "1", "2"]  # the first row: true 0, predicted 0, 1, 2
     assert axis.get_ylabel() == "true digit" and axis.get_xlabel() == "predicted digit"
 
 
