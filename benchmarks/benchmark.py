@@ -473,7 +473,7 @@ def project_time_to_accuracy(data, recipe, seed, target):
 
     def check_test_accuracy(epoch, net, loss_array, accuracy_array):  # train's per-epoch hook: True stops it
         started = time.perf_counter()
-        accuracy = h.evaluate(net, data.project_test.x, data.project_test.y)[1]
+        accuracy = h.score(net, data.project_test.x, data.project_test.y)["accuracy"]
         checks.append((started, time.perf_counter(), accuracy))
         return accuracy >= target
 

@@ -35,8 +35,8 @@ def confirm(changes, seeds, test):
     valid, tested, seconds = [], [], []
     # the seeds train as one stack where that is faster (h._stack_pays): a stack's seconds are shared among its seeds
     for seed, (net, _, spent) in zip(seeds, h.train_new_networks(settings, loaders, seeds, progress=False)):
-        valid.append(h.evaluate(net, loaders[1].x, loaders[1].y)[1])
-        tested += [h.evaluate(net, loaders[2].x, loaders[2].y)[1]] if test else []
+        valid.append(h.score(net, loaders[1].x, loaders[1].y)["accuracy"])
+        tested += [h.score(net, loaders[2].x, loaders[2].y)["accuracy"]] if test else []
         seconds.append(spent)
         print(
             f"  {label(changes)}, seed {seed}: valid {valid[-1]:.4f}"

@@ -465,8 +465,8 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
     ),
     (
         "the training accuracy of an experiment measured on validation",
-        '"train acc": evaluate(net, loaders[0].x, loaders[0].y)[1]',
-        '"train acc": evaluate(net, loaders[1].x, loaders[1].y)[1]',
+        '"train acc": _evaluate(net, loaders[0].x, loaders[0].y)[1]',
+        '"train acc": _evaluate(net, loaders[1].x, loaders[1].y)[1]',
         ["test_experiments"],
     ),
     (
@@ -812,6 +812,18 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
         "    seed_everything(seed)\n    return init_network(",
         "    seed_everything(0)\n    return init_network(",
         ["test_experiments"],
+    ),
+    (
+        "an on_epoch_end that is no function accepted until the first epoch ends",
+        "    if on_epoch_end is not None and not callable(on_epoch_end):",
+        "    if False:",
+        ["test_bad_input"],
+    ),
+    (
+        "visualize takes predictions of another length",
+        "    if predictions.shape != test_set_y.shape:",
+        "    if False:",
+        ["test_bad_input"],
     ),
 ]
 

@@ -4,7 +4,9 @@ import json
 import os
 import re
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -175,7 +177,7 @@ def test_entry_points_refuse_what_they_cannot_use_by_name(net, tmp_path):
     with pytest.raises(ValueError, match=r"image_size must be an integer >= 1, got 0"):
         helpers.Preprocessing(image_size=0)
     empty_x, empty_y = torch.zeros(0, 784), torch.zeros(0, dtype=torch.long)
-    for scoring in (helpers.evaluate, helpers.score):
+    for scoring in (helpers._evaluate, helpers.score):
         with pytest.raises(ValueError, match=r"x and y must hold the same number of examples, at least one; got 0"):
             scoring(net, empty_x, empty_y)
 
@@ -464,7 +466,10 @@ def test_init_network_refuses_by_name(arguments, message):
         (dict(image_size=-28), "image_size must be an integer >= 1, got -28"),
         (dict(test_size=101), "test_size must be at most 100, got 101"),
         (dict(train_size=250, val_size=100), r"train_size \+ val_size must be at most 300"),
-        (dict(device="tpu"), "device must be True/False, 'auto', 'cpu', 'cuda' or a torch.device, got 'tpu'"),
+        (
+            dict(device="tpu"),
+            r"device \(main's use_gpu\) must be True/False, 'auto', 'cpu', 'cuda' or a torch.device, got 'tpu'",
+        ),
     ],
 )
 def test_load_dataset_refuses_by_name(idx_root, arguments, message):
@@ -482,6 +487,9 @@ def test_load_dataset_refuses_by_name(idx_root, arguments, message):
         (dict(precision="float16"), "precision must be 'float32' or 'bfloat16', got 'float16'"),
         (dict(loss_func="hinge"), "loss_func must be one of .* got 'hinge'"),
         (dict(optimizer=3), "optimizer must be one of .* got 3"),
+        (dict(weight_decay=-1), "weight_decay must be a number >= 0, got -1"),
+        (dict(on_epoch_end=5), r"on_epoch_end must be None or a function \(epoch, net, .*got int"),
+        (dict(seed="a"), "seed must be an integer >= 0, got 'a'"),
     ],
 )
 def test_training_settings_are_refused_by_name(net, changes, message):
@@ -548,3 +556,70 @@ def test_terminal_predict_fails_with_a_message_not_a_traceback(tmp_path, case):
         "empty folder": "source holds no images",
         "missing model": "No saved model at",
     }[case] in result.stderr
+
+
+def test_train_together_refuses_its_options_by_name(net):
+    x, y = data()
+    arguments = (x, y, x, y, 1e-3, 1, "cross_entropy", "adam")
+    with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
+        helpers.train_together([net, net], [0, -1], *arguments, batch_size=8)
+    with pytest.raises(ValueError, match="weight_decay must be a number >= 0, got nan"):
+        helpers.train_together([net], [0], *arguments, batch_size=8, weight_decay=float("nan"))
+
+
+ENTRY_POINT_REFUSALS = {  # the call (on a small network `net`, 20 images x and labels y) -> its refusal
+    "visualize, labels short": (
+        lambda net, x, y: helpers.visualize(None, None, net, x, y[:5], show=False),
+        "test_set_x and test_set_y must hold the same number of examples, at least one; got 20 and 5",
+    ),
+    "visualize, n_samples 0": (
+        lambda net, x, y: helpers.visualize(None, None, net, x, y, n_samples=0, show=False),
+        "n_samples must be an integer >= 1, got 0",
+    ),
+    "visualize, predictions short": (
+        lambda net, x, y: helpers.visualize(None, None, net, x, y, predictions=y[:3], show=False),
+        r"predictions must hold one digit per test image \(20\), got 3",
+    ),
+    "score, float labels": (
+        lambda net, x, y: helpers.score(net, x, y.float()),
+        r"y must be a 1-D tensor of integer labels, got torch.float32 \[20\]",
+    ),
+    "evaluate, labels out of range": (
+        lambda net, x, y: helpers._evaluate(net, x, y + 10),
+        r"y must hold labels 0 … 9 \(the network's outputs\)",
+    ),
+    "save_network, not an MLP": (
+        lambda net, x, y: helpers.save_network(torch.nn.Linear(784, 10), "model.pt"),
+        r"net must be a network from init_network \(an MLP\), got Linear",
+    ),
+    "save_network, no path": (
+        lambda net, x, y: helpers.save_network(net, None),
+        r"path must be a file path \(a str or pathlib.Path\), got None",
+    ),
+    "run_experiments, no seeds": (
+        lambda net, x, y: helpers.run_experiments([("baseline", {})], helpers.SETTINGS, []),
+        "experiments and seeds must each hold at least one",
+    ),
+    "spread_table, not runs": (
+        lambda net, x, y: helpers.spread_table(pd.DataFrame({"seed": [0]})),
+        "runs must be run_experiments' table, one row per run with columns",
+    ),
+    "show_digits, titles short": (
+        lambda net, x, y: helpers.show_digits(x[:4], ["a"]),
+        r"titles \(and colors, if given\) must hold one per image: 4 images, 1 titles",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ENTRY_POINT_REFUSALS)
+def test_entry_points_refuse_by_name(net, case):
+    call, message = ENTRY_POINT_REFUSALS[case]
+    x, y = torch.randn(20, 784), torch.arange(20) % 10
+    with pytest.raises(ValueError, match=message):
+        call(net, x, y)
+    plt.close("all")
+
+
+def test_load_dataset_refuses_a_shuffle_that_is_not_a_bool(idx_root):
+    with pytest.raises(ValueError, match="shuffle must be True or False, got 'yes'"):
+        helpers.loadDataset(idx_root, 100, 50, 20, 16, "yes", device="cpu")

@@ -91,11 +91,11 @@ def test_dropout_is_on_in_every_training_epoch_and_off_in_every_evaluation(tiny_
         tiny_loaders, engine, fresh_net(dropout=0.5), optimizer="sgd", learning_rate=1e-12, training_epochs=3
     )
     train, valid, _ = tiny_loaders
-    without_dropout = helpers.evaluate(net, train.x, train.y)[0]
+    without_dropout = helpers._evaluate(net, train.x, train.y)[0]
     for epoch_loss in loss_array["train"]:  # each epoch trained with half the units dropped
         assert abs(epoch_loss - without_dropout) > 0.02
     assert len(set(loss_array["train"])) == 3  # fresh masks every epoch
-    assert loss_array["valid"] == pytest.approx([helpers.evaluate(net, valid.x, valid.y)[0]] * 3, abs=1e-6)
+    assert loss_array["valid"] == pytest.approx([helpers._evaluate(net, valid.x, valid.y)[0]] * 3, abs=1e-6)
 
 
 def test_fast_dropout_drops_a_fraction_p_and_scales_the_rest():
@@ -182,7 +182,7 @@ def test_on_epoch_end_sees_the_current_weights_on_the_fast_engine(tiny_loaders):
         tiny_loaders,
         "fast",
         on_epoch_end=lambda epoch, net, loss, accuracy: seen.append(
-            (helpers.evaluate(net, valid.x, valid.y)[0], loss["valid"][-1])
+            (helpers._evaluate(net, valid.x, valid.y)[0], loss["valid"][-1])
         ),
     )
     assert len(seen) == 3 and all(now == pytest.approx(recorded, abs=1e-6) for now, recorded in seen)

@@ -158,7 +158,7 @@ def test_mains_test_row_comes_from_the_test_split(idx_root, tmp_path):
     assert sum(map(sum, results["test"]["confusion_matrix"])) == 90
     assert sum(map(sum, results["valid"]["confusion_matrix"])) == 60
     test_set = helpers.loadDataset(idx_root, 200, 60, 90, 32, device="cpu", image_size=helpers.SETTINGS.image_size)[2]
-    loss, accuracy = helpers.evaluate(results["net"], test_set.x, test_set.y)
+    loss, accuracy = helpers._evaluate(results["net"], test_set.x, test_set.y)
     assert results["test"]["loss"] == pytest.approx(loss, rel=1e-6) and results["test"]["accuracy"] == accuracy
 
 
@@ -241,7 +241,7 @@ def test_evaluate_and_score_use_the_loss_they_are_given(name="multi_margin"):
     x, y = torch.randn(50, 784), torch.arange(50) % 10
     expected = helpers._make_loss(name)(net(x), y).item()
     assert expected != pytest.approx(F.cross_entropy(net(x), y).item(), rel=1e-3)
-    assert helpers.evaluate(net, x, y, name)[0] == pytest.approx(expected, rel=1e-5)
+    assert helpers._evaluate(net, x, y, name)[0] == pytest.approx(expected, rel=1e-5)
     assert helpers.score(net, x, y, name)["loss"] == pytest.approx(expected, rel=1e-5)
 
 

@@ -175,8 +175,8 @@ def test_an_experiment_row_measures_each_accuracy_on_its_own_split(idx_root):
     loaders = helpers.load_data(settings, "cpu")
     net, _, seconds = helpers._train_new_network(settings, loaders, progress=False)
     row = helpers._experiment_row(net, seconds, loaders)
-    assert row["train acc"] == helpers.evaluate(net, loaders[0].x, loaders[0].y)[1]
-    assert row["valid acc"] == helpers.evaluate(net, loaders[1].x, loaders[1].y)[1]
+    assert row["train acc"] == helpers._evaluate(net, loaders[0].x, loaders[0].y)[1]
+    assert row["valid acc"] == helpers._evaluate(net, loaders[1].x, loaders[1].y)[1]
     assert row["seconds"] > 0
 
 

@@ -87,7 +87,7 @@ def test_moves_to_the_gpu_when_one_exists():
 def test_resolve_device_choices():
     assert helpers.resolve_device(False) == torch.device("cpu")
     assert helpers.resolve_device("cpu") == torch.device("cpu")
-    with pytest.raises(ValueError, match="device must be"):
+    with pytest.raises(ValueError, match=r"device \(main's use_gpu\) must be"):
         helpers.resolve_device("quantum")
 
 

@@ -48,13 +48,13 @@ def test_returns_the_best_validation_weights_in_eval_mode(tiny_loaders, engine):
     net, _, accuracy_array = run(tiny_loaders, training_epochs=5, engine=engine)
     _, valid, _ = tiny_loaders
     assert not net.training
-    assert helpers.evaluate(net, valid.x, valid.y)[1] == max(accuracy_array["valid"])
+    assert helpers._evaluate(net, valid.x, valid.y)[1] == max(accuracy_array["valid"])
 
 
 def test_history_is_per_sample_and_consistent_with_evaluate(tiny_loaders, engine):
     net, loss_array, _ = run(tiny_loaders, training_epochs=1, learning_rate=1e-12, engine=engine)  # weights stay
     _, valid, _ = tiny_loaders
-    assert loss_array["valid"][0] == pytest.approx(helpers.evaluate(net, valid.x, valid.y)[0], rel=1e-4)
+    assert loss_array["valid"][0] == pytest.approx(helpers._evaluate(net, valid.x, valid.y)[0], rel=1e-4)
     assert 1.0 < loss_array["train"][0] < 5.0  # a mean per sample near ln(10), not a sum over batches
 
 
@@ -178,7 +178,7 @@ def test_train_one_epoch_passes_over_a_loader_once_and_reports_its_mean_loss(tin
         net, train, nn.CrossEntropyLoss(), optimizer, augment=lambda batch: seen.append(len(batch)) or batch
     )
     assert sum(seen) == len(train.y) and len(seen) == len(train)
-    expected_loss, expected_accuracy = helpers.evaluate(net, train.x, train.y)
+    expected_loss, expected_accuracy = helpers._evaluate(net, train.x, train.y)
     assert loss == pytest.approx(expected_loss, rel=1e-5) and accuracy == expected_accuracy
 
 
