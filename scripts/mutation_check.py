@@ -39,7 +39,7 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
     (
         "the training accuracy history holds validation accuracy",
         "accuracy_array[split].append(accuracy)",
-        'accuracy_array[split].append(scores["valid"][1])',
+        'accuracy_array[split].append(valid_scores[1])',
         ["test_exact"],
     ),
     (
@@ -454,7 +454,7 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
         'a model trained on another split loads without a warning',
         'split.get(key, getattr(settings, key)) != getattr(settings, key) '
         'for key in ("train_size", "val_size", "seed")',
-        'False',
+        '()',
         ['test_main'],
     ),
     (
