@@ -218,3 +218,14 @@ def test_input_size_verdict_claims_no_saving_for_a_larger_default():
     assert (
         "32x32 is kept: no size beats it beyond the noise, and it feeds the first layer 1024 inputs instead of 784."
     ) in verdict
+
+
+def test_each_seed_draws_its_own_initial_weights(idx_root):
+    "A seed's network starts from the weights init_network draws after seed_everything(seed), not from another's."
+    settings, x = tiny_settings(idx_root), torch.zeros(1, 784)
+    nets = [helpers._new_network(settings, x, seed) for seed in (0, 1, 0)]
+    helpers.seed_everything(1)
+    expected = helpers.init_network(settings.no_of_layers, 784, settings.neurons_per_layer, settings.dropout, "cpu")
+    weights = [torch.cat([param.flatten() for param in net.parameters()]) for net in (*nets, expected)]
+    assert torch.equal(weights[1], weights[3]) and torch.equal(weights[0], weights[2])
+    assert not torch.equal(weights[0], weights[1])
