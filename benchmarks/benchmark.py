@@ -757,6 +757,11 @@ def parse_arguments(argv=None):
         help=f"smoke test: {QUICK_TRAIN_IMAGES:,} images, 1 repeat, 1-epoch time-to-accuracy race",
     )
     parser.add_argument("--skip-time-to-accuracy", action="store_true", help="leave out (d), the slowest part")
+    parser.add_argument(
+        "--seeds-only",
+        action="store_true",
+        help="instead: only (f), seeds trained together against one after another, and print that table",
+    )
     parser.add_argument("--output", help="also write the report here (.json: JSON, else markdown)")
     parser.add_argument(
         "--profile",
@@ -826,6 +831,10 @@ def main(argv=None):
                 f"torch.compile(network), median of {args.repeats} epochs: {compiled:.3f} s per epoch after "
                 f"{compile_seconds:.1f} s of compiling; eager: {eager:.3f} s per epoch"
             )
+        return 0
+    if args.seeds_only:
+        rows = time_seeds_together(load_data(args.data, args.train_images), args.repeats)
+        print(*[f"- {name}: {value}" for name, value in machine_facts().items()], *seeds_together_lines(rows), sep="\n")
         return 0
     report = run_benchmark(args)
     print(markdown_report(report))

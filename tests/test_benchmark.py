@@ -121,3 +121,17 @@ def test_profile_prints_where_an_epoch_of_train_spends_its_time(mnist_root):
     )
     assert "Self CPU" in finished.stdout and "aten::addmm" in finished.stdout  # the linear layers' products
     assert "| method |" not in finished.stdout  # a profile instead of the benchmark, not as well
+
+
+def test_seeds_only_prints_the_seeds_table_for_every_configuration(mnist_root):
+    finished = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--quick", "--seeds-only", "--data", str(mnist_root)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    rows = [line for line in finished.stdout.splitlines() if line.startswith("| 784-") or line.startswith("| main")]
+    assert len(rows) == 3 and all(float(row.split("|")[4]) > 0 for row in rows)  # the ratio column
+    assert finished.stdout.startswith("- cpu: ")  # the machine's facts first, as the full report has them
+    assert "| method |" not in finished.stdout  # only the seeds' part
