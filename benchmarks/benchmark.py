@@ -737,8 +737,8 @@ def write_report(report, path):
 # ---------------------------------------------------------------- command line
 
 
-def parse_arguments(argv=None):
-    "The command line's options."
+def argument_parser():
+    "The command line's options (parse_arguments reads and checks them)."
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -771,6 +771,12 @@ def parse_arguments(argv=None):
     )
     parser.add_argument("--memory-probe", choices=["project", "dataloader"], help=argparse.SUPPRESS)
     parser.add_argument("--train-images", type=int, default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def parse_arguments(argv=None):
+    "The command line's options, checked."
+    parser = argument_parser()
     args = parser.parse_args(argv)
     if not args.data:
         parser.error("no MNIST folder: pass --data or set MNIST_ROOT")
