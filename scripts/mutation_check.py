@@ -613,7 +613,7 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
     ),
     (
         "the fast Adam's step count never advances",
-        '        torch._foreach_add_(self.steps, 1)\n        fused = ',
+        '        self.step_count.add_(1)\n        fused = ',
         '        fused = ',
         ['test_engines'],
     ),
@@ -624,9 +624,53 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
         ['test_engines'],
     ),
     (
-        "every stacked net sees the first net's weights",
-        "layer.weight.data, layer.bias.data = weight[number], bias[number]",
-        "layer.weight.data, layer.bias.data = weight[0], bias[0]",
+        "every stacked net gets the first net's weights back",
+        "linears[number].weight.detach().copy_(weights[net_number])",
+        "linears[number].weight.detach().copy_(weights[0])",
+        ["test_engines"],
+    ),
+    (
+        "the stack starts from no weights",
+        "            weight.copy_(self.cut(weights) if number == 0 else weights)",
+        "            pass",
+        ["test_engines"],
+    ),
+    ("the first layer is never cut", "    return pieces if fits else 1", "    return 1", ["test_engines"]),
+    (
+        "the cut keeps whole rows in the blocks' place",
+        "return weight.view(nets, out, self.pieces, width // self.pieces).transpose(1, 2).contiguous()",
+        "return weight.reshape(nets, self.pieces, out, width // self.pieces)",
+        ["test_engines"],
+    ),
+    (
+        "the cut's inverse mixes the blocks",
+        "return pieces.transpose(1, 2).flatten(2)",
+        "return pieces.flatten(1, 2).reshape(pieces.shape[0], pieces.shape[2], -1)",
+        ["test_engines"],
+    ),
+    ("the first layer sums its first piece only", "            z.add_(product)", "            pass", ["test_engines"]),
+    (
+        "every piece's weight gradient from another net's inputs",
+        "torch.bmm(repeated.transpose(1, 2), activations[0], out=",
+        "torch.bmm(repeated.transpose(1, 2), activations[0].roll(1, 0), out=",
+        ["test_engines"],
+    ),
+    (
+        "the inputs' blocks gathered in the wrong order",
+        "index = (chunk.unsqueeze(1) * pieces + offsets).flatten()",
+        "index = (chunk.unsqueeze(1) * pieces + offsets.flip(1)).flatten()",
+        ["test_engines"],
+    ),
+    (
+        "the fast engine draws no dropout masks",
+        "        return xs, ys, masks if self.dropout else [], bits",
+        "        return xs, ys, [], bits",
+        ["test_engines"],
+    ),
+    (
+        "train_together stacks where a stack does not pay",
+        "    if not _stack_pays(nets[0], batch_size, len(nets)):",
+        "    if False:",
         ["test_engines"],
     ),
     (
@@ -636,9 +680,9 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
         ["test_engines"],
     ),
     (
-        "trained nets stay slices of the stack",
-        "                param.data = param.data.clone()",
-        "                param.data = param.data",
+        "the stack ignores what an epoch's hook did to the weights",
+        "            stack.pull()  # the weights as the last epoch's hook left them\n",
+        "",
         ["test_engines"],
     ),
     (
@@ -656,8 +700,8 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
     ),
     (
         "the backward pass forgets dropout's scale",
-        "                    delta.mul_(self.keep_scale)",
-        "                    delta.mul_(1.0)",
+        "                delta.mul_(self.keep_scale)",
+        "                delta.mul_(1.0)",
         ["test_engines"],
     ),
     (

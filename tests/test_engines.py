@@ -123,7 +123,9 @@ def test_dropout_masks_come_from_a_stream_of_their_own():
     assert not torch.equal(*draws)
 
 
-def test_a_stacked_seed_trains_exactly_as_it_would_alone(tiny_loaders):
+@pytest.mark.parametrize("pieces", [1, 2])
+def test_a_stacked_seed_trains_exactly_as_it_would_alone(tiny_loaders, monkeypatch, pieces):
+    monkeypatch.setattr(helpers, "_first_layer_pieces", lambda count, *_: pieces if count > 1 else 1)
     train, valid, _ = tiny_loaders
     seeds = [0, 1, 2]
     nets = [fresh_net(seed, dropout=0.2) for seed in seeds]
@@ -257,13 +259,16 @@ def test_the_fast_engine_never_imports_torch_dynamo(idx_root):
     assert result.stdout.strip() == "False"
 
 
-def test_the_hand_written_backward_is_autograds_with_the_same_masks():
+@pytest.mark.parametrize("pieces", [1, 2, 4])
+def test_the_hand_written_backward_is_autograds_with_the_same_masks(pieces):
     nets = [fresh_net(seed, dropout=0.25) for seed in (0, 1)]
-    stack = helpers._StackedMLPs(nets)
+    stack = helpers._StackedMLPs(nets, pieces)
     generator = torch.Generator().manual_seed(0)
     x, y = torch.randn(2, 16, 784, generator=generator), torch.randint(0, 10, (2, 16), generator=generator)
     masks = [(torch.rand(2, 16, width, generator=generator) >= 0.25) / 0.75 for width in (32, 16)]
-    picked, predicted = stack.backward(stack.forward(x, masks), y)
+    cut = x.unflatten(2, (pieces, 784 // pieces)).transpose(1, 2)  # as _train_stacked_epoch gathers the inputs
+    picked, predicted = stack.backward(stack.forward(cut, masks), y)
+    hand_gradients = [stack.whole(stack.grads[0]), *stack.grads[1:]]
     for number, net in enumerate(nets):
         hidden = x[number]
         linears = [layer for layer in net if isinstance(layer, nn.Linear)]
@@ -272,8 +277,64 @@ def test_the_hand_written_backward_is_autograds_with_the_same_masks():
         logits = linears[-1](hidden)
         loss = nn.functional.cross_entropy(logits, y[number])
         gradients = torch.autograd.grad(loss, [param for linear in linears for param in linear.parameters()])
-        for hand, auto in zip(stack.grads, gradients):
-            torch.testing.assert_close(hand[number].reshape(auto.shape), auto, rtol=1e-4, atol=1e-6)
+        for hand, auto in zip(hand_gradients, gradients):
+            torch.testing.assert_close(hand[number], auto, rtol=1e-4, atol=1e-6)
         assert -picked[number].mean().item() == pytest.approx(loss.item(), rel=1e-5)
         assert torch.equal(predicted[number], logits.argmax(1))
-    stack.release()
+
+
+def test_the_stack_cuts_the_first_layer_into_column_blocks_and_back():
+    stack = helpers._StackedMLPs([fresh_net(0), fresh_net(1)], pieces=4)
+    weights = torch.stack([linears[0].weight.detach() for linears in stack.linears])
+    cut = stack.layers[0][0]
+    assert cut.shape == (2, 4, 32, 196) and cut.is_contiguous()
+    assert torch.equal(cut[1, 2], weights[1][:, 392:588])  # net 1, piece 2: columns 392 to 587
+    assert torch.equal(stack.whole(cut), weights)
+
+
+def test_the_first_layer_is_cut_so_the_threads_share_the_products_evenly():
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert helpers._first_layer_pieces(3, 784, cpu, 2) == 2  # 6 products, 3 per thread
+    assert helpers._first_layer_pieces(3, 784, cpu, 4) == 4  # 12 products, 3 per thread
+    assert helpers._first_layer_pieces(2, 784, cpu, 2) == 1  # 2 whole products already share 2 threads
+    assert helpers._first_layer_pieces(4, 600, cpu, 6) == 3 and helpers._first_layer_pieces(4, 600, cpu, 30) == 1
+    assert helpers._first_layer_pieces(1, 784, cpu, 2) == 1  # one net: the BLAS splits its product itself
+    assert helpers._first_layer_pieces(3, 783, cpu, 2) == 1  # no equal blocks
+    assert helpers._first_layer_pieces(3, 784, gpu, 2) == 1
+
+
+def test_an_epoch_hook_that_changes_a_stacked_nets_weights_changes_its_training(tiny_loaders):
+    train, valid, _ = tiny_loaders
+    shifted = []
+
+    def shift_the_output_bias(epoch, net, loss_array, accuracy_array):
+        if epoch == 1:
+            net[-1].bias.data += 100.0
+        shifted.append(net[-1].bias.detach().clone())
+
+    arguments = (train.x, train.y, valid.x, valid.y, 1e-4, 2, "cross_entropy", "adam")
+    nets = [fresh_net(seed) for seed in (0, 1)]
+    helpers.train_together(nets, [0, 1], *arguments, batch_size=32, on_epoch_end=shift_the_output_bias, progress=False)
+    first_net_after_epoch_1, _, first_net_after_epoch_2, _ = shifted
+    assert torch.allclose(first_net_after_epoch_2, first_net_after_epoch_1, atol=0.1)  # trained on from the shift
+    assert first_net_after_epoch_1.min() > 99.0
+
+
+def test_train_together_trains_one_after_another_where_a_stack_does_not_pay(tiny_loaders, monkeypatch):
+    train, valid, _ = tiny_loaders
+    stacks = []
+    original = helpers._StackedMLPs
+
+    def spy(nets, pieces=None):
+        stacks.append(len(nets))
+        return original(nets, pieces)
+
+    monkeypatch.setattr(helpers, "_StackedMLPs", spy)
+    monkeypatch.setattr(helpers, "_STACK_LIMIT", 0)
+    arguments = (train.x, train.y, valid.x, valid.y, 3e-3, 3, "cross_entropy", "adam")
+    together = helpers.train_together([fresh_net(0), fresh_net(1)], [0, 1], *arguments, batch_size=32, progress=False)
+    assert stacks == [1, 1]
+    for seed, (net, loss_array, _) in enumerate(together):
+        alone, alone_loss, _ = run(tiny_loaders, "fast", fresh_net(seed), seed=seed)
+        assert loss_array == alone_loss
+        assert all(torch.equal(a, b) for a, b in zip(net.parameters(), alone.parameters()))
