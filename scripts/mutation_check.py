@@ -650,7 +650,7 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
     ),
     ("the first layer sums its first piece only", "            z.add_(product)", "            pass", ["test_engines"]),
     (
-        "every piece's weight gradient from another net's inputs",
+        "a piece's weight gradient from another block's or net's inputs",
         "torch.bmm(repeated.transpose(1, 2), activations[0], out=",
         "torch.bmm(repeated.transpose(1, 2), activations[0].roll(1, 0), out=",
         ["test_engines"],
@@ -669,8 +669,8 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
     ),
     (
         "train_together stacks where a stack does not pay",
-        "    if not _stack_pays(nets[0], batch_size, len(nets)):",
-        "    if False:",
+        "    if _stack_pays(nets[0], batch_size, len(nets)):",
+        "    if True:",
         ["test_engines"],
     ),
     (
