@@ -9,6 +9,8 @@ Usage, from the repository root:
     python benchmarks/benchmark.py --output bench.md    # also write the report (.json: as JSON, else markdown)
     python benchmarks/benchmark.py --profile            # where one epoch of `train` spends its time (torch.profiler),
                                                         # and the epoch with torch.compile(network) against eager
+    python benchmarks/benchmark.py --seeds-only         # only (f), seeds trained together
+    python benchmarks/benchmark.py --products           # only the first layer's matrix products, one way and another
 
 --data defaults to $MNIST_ROOT; it must already hold MNIST (torchvision's MNIST/raw layout): nothing is downloaded.
 
@@ -464,6 +466,69 @@ def time_seeds_together(data, repeats, seeds=(0, 1, 2)):
     return rows
 
 
+# ---------------------------------------------------------------- the first layer's products
+
+
+def microseconds(function, repeats):
+    "Median over 5 runs of `repeats` calls of function(), in microseconds per call, after repeats // 10 warm-up calls."
+    for _ in range(max(1, repeats // 10)):
+        function()
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(repeats):
+            function()
+        runs.append((time.perf_counter() - started) / repeats * 1e6)
+    return statistics.median(runs)
+
+
+def time_products(repeats, batch_size=64, nets=3):
+    """{product: microseconds} for the benchmark network's first layer (784 -> 100) at `batch_size`: one network's
+    product on one thread and on all; `nets` networks' as one batched product, whole or cut as the stack cuts it
+    (h._first_layer_pieces); oneDNN's float32 product (torch._C._nn.mkldnn_linear) for one network."""
+    threads, generator = torch.get_num_threads(), torch.Generator().manual_seed(0)
+    x, weight = (
+        torch.randn(nets, batch_size, 784, generator=generator),
+        torch.randn(nets, 100, 784, generator=generator),
+    )
+    pieces = h._first_layer_pieces(nets, 784, torch.device("cpu"), threads)
+    cut_x, cut_weight = (t.unflatten(2, (pieces, -1)).transpose(1, 2).flatten(0, 1).contiguous() for t in (x, weight))
+    rows = {}
+    torch.set_num_threads(1)
+    rows["one network, torch.mm, 1 thread"] = microseconds(lambda: torch.mm(x[0], weight[0].T), repeats)
+    torch.set_num_threads(threads)
+    rows[f"one network, torch.mm, {threads} threads"] = microseconds(lambda: torch.mm(x[0], weight[0].T), repeats)
+    rows[f"{nets} networks, torch.bmm of {nets} whole products"] = microseconds(
+        lambda: torch.bmm(x, weight.transpose(1, 2)), repeats
+    )
+    rows[f"{nets} networks, torch.bmm of {nets * pieces} cut products (the stack's)"] = microseconds(
+        lambda: torch.bmm(cut_x, cut_weight.transpose(1, 2)), repeats
+    )
+    if torch.backends.mkldnn.is_available():
+        dense_weight, bias = weight[0].to_mkldnn(), torch.zeros(100).to_mkldnn()
+        rows["one network, oneDNN, converted to its layout and back each call"] = microseconds(
+            lambda: torch._C._nn.mkldnn_linear(x[0].to_mkldnn(), dense_weight, bias).to_dense(), repeats
+        )
+        converted = x[0].to_mkldnn()
+        rows["one network, oneDNN, inputs already in its layout"] = microseconds(
+            lambda: torch._C._nn.mkldnn_linear(converted, dense_weight, bias), repeats
+        )
+    return rows
+
+
+def products_lines(rows):
+    "The products' table, with the threads and MKL's instruction-set setting it ran under."
+    setting = os.environ.get("MKL_ENABLE_INSTRUCTIONS", "unset")
+    return [
+        f"The first layer's products (784 -> 100, batch 64), {torch.get_num_threads()} threads, "
+        f"MKL_ENABLE_INSTRUCTIONS {setting}; medians of 5 runs:",
+        "",
+        "| product | microseconds |",
+        "|---|---:|",
+        *[f"| {name} | {value:.1f} |" for name, value in rows.items()],
+    ]
+
+
 # ---------------------------------------------------------------- (d) time to accuracy
 
 
@@ -737,6 +802,15 @@ def write_report(report, path):
 # ---------------------------------------------------------------- command line
 
 
+INSTEAD = {  # options that run one part alone instead of the benchmark: their help
+    "--profile": "profile one epoch of the project's train at the first --batch-sizes (torch.profiler, operations "
+    "by their own CPU time) and print the table",
+    "--seeds-only": "only (f), seeds trained together against one after another, and print that table",
+    "--products": "time the first layer's matrix products (one network's, three networks' batched, whole or cut as "
+    "the stack cuts them) and print that table",
+}
+
+
 def argument_parser():
     "The command line's options (parse_arguments reads and checks them)."
     parser = argparse.ArgumentParser(
@@ -757,18 +831,9 @@ def argument_parser():
         help=f"smoke test: {QUICK_TRAIN_IMAGES:,} images, 1 repeat, 1-epoch time-to-accuracy race",
     )
     parser.add_argument("--skip-time-to-accuracy", action="store_true", help="leave out (d), the slowest part")
-    parser.add_argument(
-        "--seeds-only",
-        action="store_true",
-        help="instead: only (f), seeds trained together against one after another, and print that table",
-    )
     parser.add_argument("--output", help="also write the report here (.json: JSON, else markdown)")
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help="instead: profile one epoch of the project's train at the first --batch-sizes "
-        "(torch.profiler, operations by their own CPU time) and print the table",
-    )
+    for option, help_text in INSTEAD.items():
+        parser.add_argument(option, action="store_true", help=f"instead: {help_text}")
     parser.add_argument("--memory-probe", choices=["project", "dataloader"], help=argparse.SUPPRESS)
     parser.add_argument("--train-images", type=int, default=None, help=argparse.SUPPRESS)
     return parser
@@ -837,6 +902,10 @@ def main(argv=None):
                 f"torch.compile(network), median of {args.repeats} epochs: {compiled:.3f} s per epoch after "
                 f"{compile_seconds:.1f} s of compiling; eager: {eager:.3f} s per epoch"
             )
+        return 0
+    if args.products:
+        rows = time_products(50 if args.quick else 2000)
+        print(*[f"- {name}: {value}" for name, value in machine_facts().items()], *products_lines(rows), sep="\n")
         return 0
     if args.seeds_only:
         rows = time_seeds_together(load_data(args.data, args.train_images), args.repeats)

@@ -648,7 +648,12 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
         "return pieces.flatten(1, 2).reshape(pieces.shape[0], pieces.shape[2], -1)",
         ["test_engines"],
     ),
-    ("the first layer sums its first piece only", "            z.add_(product)", "            pass", ["test_engines"]),
+    (
+        "the first layer sums its first piece only",
+        "                z.add_(product)",
+        "                pass",
+        ["test_engines"],
+    ),
     (
         "a piece's weight gradient from another block's or net's inputs",
         "torch.bmm(repeated.transpose(1, 2), activations[0], out=",

@@ -135,3 +135,17 @@ def test_seeds_only_prints_the_seeds_table_for_every_configuration(mnist_root):
     assert len(rows) == 3 and all(float(row.split("|")[4]) > 0 for row in rows)  # the ratio column
     assert finished.stdout.startswith("- cpu: ")  # the machine's facts first, as the full report has them
     assert "| method |" not in finished.stdout  # only the seeds' part
+
+
+def test_products_prints_the_first_layers_products_whole_and_cut(mnist_root):
+    finished = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--quick", "--products", "--data", str(mnist_root)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    rows = [line for line in finished.stdout.splitlines() if line.startswith(("| one network", "| 3 networks"))]
+    assert len(rows) >= 4 and all(float(row.split("|")[2]) > 0 for row in rows)  # the microseconds column
+    assert any("cut products (the stack's)" in row for row in rows)
+    assert finished.stdout.startswith("- cpu: ") and "| method |" not in finished.stdout  # only the products
