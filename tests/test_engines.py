@@ -242,6 +242,8 @@ def test_stacking_is_chosen_only_where_it_pays():
     small, large = fresh_net(sizes=(100, 50, 10)), fresh_net(sizes=(512, 256, 10))
     assert helpers._stack_pays(small, 64, 3) and not helpers._stack_pays(small, 64, 1)
     assert not helpers._stack_pays(large, 256, 3)
+    main_network = helpers.init_network(2, 400, [512, 256, 10], 0.1, device="cpu")  # main()'s: measured slower stacked
+    assert not helpers._stack_pays(main_network, 64, 3)
 
 
 def test_the_fast_engine_never_imports_torch_dynamo(idx_root):
