@@ -111,26 +111,20 @@ def test_notebook_memory_probe_reports_every_code_cell_and_the_peak(tmp_path):
     assert peak >= 200 and peak == int(rows[-1].split("|")[3])
 
 
+def quick_part(option, mnist_root):
+    "The finished `benchmark.py --quick OPTION` run of one part alone (--profile, --seeds-only, --products)."
+    command = [sys.executable, str(BENCHMARK), "--quick", option, "--data", str(mnist_root)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
+
+
 def test_profile_prints_where_an_epoch_of_train_spends_its_time(mnist_root):
-    finished = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--quick", "--profile", "--data", str(mnist_root)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
+    finished = quick_part("--profile", mnist_root)
     assert "Self CPU" in finished.stdout and "aten::addmm" in finished.stdout  # the linear layers' products
     assert "| method |" not in finished.stdout  # a profile instead of the benchmark, not as well
 
 
 def test_seeds_only_prints_the_seeds_table_for_every_configuration(mnist_root):
-    finished = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--quick", "--seeds-only", "--data", str(mnist_root)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
+    finished = quick_part("--seeds-only", mnist_root)
     rows = [line for line in finished.stdout.splitlines() if line.startswith("| 784-") or line.startswith("| main")]
     assert len(rows) == 3 and all(float(row.split("|")[4]) > 0 for row in rows)  # the ratio column
     assert finished.stdout.startswith("- cpu: ")  # the machine's facts first, as the full report has them
@@ -138,13 +132,7 @@ def test_seeds_only_prints_the_seeds_table_for_every_configuration(mnist_root):
 
 
 def test_products_prints_the_first_layers_products_whole_and_cut(mnist_root):
-    finished = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--quick", "--products", "--data", str(mnist_root)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
+    finished = quick_part("--products", mnist_root)
     rows = [line for line in finished.stdout.splitlines() if line.startswith(("| one network", "| 3 networks"))]
     assert len(rows) >= 4 and all(float(row.split("|")[2]) > 0 for row in rows)  # the microseconds column
     assert any("cut products (the stack's)" in row for row in rows)
