@@ -1,9 +1,10 @@
 """The notebook's functions, importable: `from helpers import loadDataset, init_network, train, ...`.
 
 The code lives once, in MNIST_Classification.ipynb. Importing this module runs, in order, the notebook's code
-cells whose first line is the mark `#| export` (the cells that only define things) in this module's namespace.
-Each cell is compiled under the name `MNIST_Classification.ipynb#cell-N` (N counts all cells from 1), so
-tracebacks point into the notebook.
+cells marked `#| export` (the cells that only define things) in this module's namespace. The mark is the cell's first
+line, or ends it after a title, `# @title The epoch loop  #| export` (the line a folded cell shows in Jupyter and, as
+a form's title, in Colab). Each cell is compiled under the name `MNIST_Classification.ipynb#cell-N` (N counts all
+cells from 1), so tracebacks point into the notebook.
 
 From a terminal: `python helpers.py --help`.
 """
@@ -17,14 +18,21 @@ from pathlib import Path
 
 NOTEBOOK = Path(__file__).resolve().with_name("MNIST_Classification.ipynb")
 EXPORT_MARK = "#| export"
+TITLE_MARK = "# @title "  # Colab's form title: the one line a folded cell shows
+
+
+def is_exported(source):
+    "Whether a code cell is marked for export: its first line `#| export`, or a `# @title ...  #| export` line."
+    first = source.split("\n", 1)[0].rstrip()
+    return first == EXPORT_MARK or (first.startswith(TITLE_MARK) and first.endswith(f"  {EXPORT_MARK}"))
 
 
 def exported_cells(notebook=NOTEBOOK):
-    "(cell number, source) of every code cell whose first line is the export mark, in notebook order."
+    "(cell number, source) of every code cell marked for export (is_exported), in notebook order."
     cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
     for number, cell in enumerate(cells, start=1):
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-        if cell["cell_type"] == "code" and source.splitlines()[:1] == [EXPORT_MARK]:
+        if cell["cell_type"] == "code" and is_exported(source):
             yield number, source
 
 

@@ -33,9 +33,8 @@ def main(argv=None):
     loaders = h.load_data(settings)  # on the device the settings choose, as main() does
     stages["loading the data (decode, resize, normalise)"], clock = time.perf_counter() - clock, time.perf_counter()
     epoch_ends = []
-    net, history, _ = h._train_new_network(
-        settings, loaders, progress=False, on_epoch_end=lambda *_: epoch_ends.append(time.perf_counter())
-    )
+    hook = lambda *_: epoch_ends.append(time.perf_counter())  # noqa: E731
+    net, history, _, _ = h.train_new_networks(settings, loaders, [settings.seed], progress=False, on_epoch_end=hook)[0]
     stages["training: the first epoch (with its validation)"] = epoch_ends[0] - clock
     stages[f"training: the other {len(epoch_ends) - 1} epochs"] = epoch_ends[-1] - epoch_ends[0]
     stages["training: restoring the best weights"], clock = time.perf_counter() - epoch_ends[-1], time.perf_counter()

@@ -34,7 +34,7 @@ def confirm(changes, seeds, test):
     loaders = h.load_data(settings)  # main()'s split (seed 0) for every seed, as in the notebook's experiments
     valid, tested, seconds = [], [], []
     # the seeds train as one stack where that is faster (h._stack_pays): a stack's seconds are shared among its seeds
-    for seed, (net, _, spent) in zip(seeds, h.train_new_networks(settings, loaders, seeds, progress=False)):
+    for seed, (net, _, spent, _) in zip(seeds, h.train_new_networks(settings, loaders, seeds, progress=False)):
         valid.append(h.score(net, loaders[1].x, loaders[1].y)["accuracy"])
         tested += [h.score(net, loaders[2].x, loaders[2].y)["accuracy"]] if test else []
         seconds.append(spent)

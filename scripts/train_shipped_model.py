@@ -243,7 +243,7 @@ def main(argv=None):
     deadline = Deadline(args.minutes * 60)
     images = len(loaders[0].y)
     print(f"training {settings.neurons_per_layer} for {settings.training_epochs} epochs on {images} images", flush=True)
-    net, history, seconds = h.train_new_networks(
+    net, history, seconds, _ = h.train_new_networks(
         settings, loaders, [settings.seed], progress=True, augment=distort, on_epoch_end=deadline
     )[0]
     for epoch, (train_acc, val_acc) in enumerate(zip(*history["accuracy"].values()), start=1):

@@ -178,7 +178,7 @@ def test_entry_points_refuse_what_they_cannot_use_by_name(net, tmp_path):
         helpers.Preprocessing(image_size=0)
     empty_x, empty_y = torch.zeros(0, 784), torch.zeros(0, dtype=torch.long)
     for scoring in (helpers._evaluate, helpers.score):
-        with pytest.raises(ValueError, match=r"x and y must hold the same number of examples, at least one; got 0"):
+        with pytest.raises(ValueError, match=r"x and y must hold the same number of samples, at least one; got 0"):
             scoring(net, empty_x, empty_y)
 
 
@@ -233,10 +233,13 @@ def train_with(net, **changes):
         (dict(train_set_x="images"), "train_set_x must be a tensor or NumPy array"),
         (dict(learning_rate=True), "learning_rate must be a number above 0, got True"),
         (dict(learning_rate=0), "learning_rate must be a number above 0, got 0"),
-        (dict(train_set_y=torch.arange(39) % 10), "train_set_x and train_set_y must hold the same, non-zero number"),
+        (
+            dict(train_set_y=torch.arange(39) % 10),
+            "train_set_x and train_set_y must hold the same number of samples, at least one",
+        ),
         (
             dict(valid_set_x=data()[0][:0], valid_set_y=data()[1][:0]),
-            "valid_set_x and valid_set_y must hold the same, non-zero",
+            "valid_set_x and valid_set_y must hold the same number of samples, at least one",
         ),
         (dict(learning_rate=float("nan")), "learning_rate must be a number above 0"),
         (dict(learning_rate="0.1"), "learning_rate must be a number above 0"),
@@ -468,7 +471,8 @@ def test_init_network_refuses_by_name(arguments, message):
         (dict(train_size=250, val_size=100), r"train_size \+ val_size must be at most 300"),
         (
             dict(device="tpu"),
-            r"device \(main's use_gpu\) must be True/False, 'auto', 'cpu', 'cuda' or a torch.device, got 'tpu'",
+            r"device \(main's use_gpu\) must be True/False \(or 1/0\), 'auto', 'cpu', 'cuda', 'cuda:n' or a "
+            r"torch.device, got 'tpu'",
         ),
     ],
 )
@@ -570,7 +574,7 @@ def test_train_together_refuses_its_options_by_name(net):
 ENTRY_POINT_REFUSALS = {  # the call (on a small network `net`, 20 images x and labels y) -> its refusal
     "visualize, labels short": (
         lambda net, x, y: helpers.visualize(None, None, net, x, y[:5], show=False),
-        "test_set_x and test_set_y must hold the same number of examples, at least one; got 20 and 5",
+        "test_set_x and test_set_y must hold the same number of samples, at least one; got 20 and 5",
     ),
     "visualize, n_samples 0": (
         lambda net, x, y: helpers.visualize(None, None, net, x, y, n_samples=0, show=False),

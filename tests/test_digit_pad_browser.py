@@ -6,8 +6,11 @@ press Clear, and fail on any error the page reports from the pad (the front ends
 Debian's chromium (`.ci/run` installs it) and the playwright package (requirements-dev.txt); skipped with the reason
 where either is missing, except in CI, where it fails.
 DIGIT_PAD_SCREENSHOT=path.png saves a screenshot of the pad reading the 7 in JupyterLab (the notebook shows it).
+Also: the committed notebook, opened in JupyterLab at 1440x900 as a reader meets it, shows the top of its first digit
+picture within the first three screens (NOTEBOOK_SCREENSHOTS=folder saves those screens, as docs/ shows them).
 """
 
+import contextlib
 import json
 import math
 import os
@@ -77,19 +80,22 @@ def pad_notebook(folder):
     (folder / "pad.ipynb").write_text(json.dumps(notebook))
 
 
-@pytest.fixture(params=["lab", "notebook"])
-def server(request, tmp_path):
-    "A Jupyter server (JupyterLab or Notebook 7) on a random port with a token; (front end, base URL, token)."
-    front_end, port, token = request.param, free_port(), secrets.token_hex(16)
-    pad_notebook(tmp_path)
+@contextlib.contextmanager
+def jupyter_server(front_end, folder):
+    "A Jupyter server (JupyterLab or Notebook 7) for `folder` on a random port with a token: (base URL, token)."
+    port, token = free_port(), secrets.token_hex(16)
     app = "LabApp" if front_end == "lab" else "JupyterNotebookApp"
     environment = {
         **os.environ,
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-        "IPYTHONDIR": str(tmp_path / "ipython"),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(folder / "config"),
+        "IPYTHONDIR": str(folder / "ipython"),
+        "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(folder / "lab-settings"),
         "MPLBACKEND": "Agg",
     }
+    news = folder / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True, exist_ok=True)
+    news.write_text('{"fetchNews": "false"}')  # no "would you like news?" toast over the notebook
     command = [
         sys.executable,
         "-m",
@@ -100,10 +106,10 @@ def server(request, tmp_path):
         "--ip=127.0.0.1",
         f"--port={port}",
         f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={tmp_path}",
+        f"--ServerApp.root_dir={folder}",
         f"--{app}.expose_app_in_browser=True",
     ]
-    with open(tmp_path / "server.log", "w") as log:
+    with open(folder / "server.log", "w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -115,16 +121,24 @@ def server(request, tmp_path):
             except OSError as error:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"the Jupyter server did not start:\n{(tmp_path / 'server.log').read_text()}"
+                        f"the Jupyter server did not start:\n{(folder / 'server.log').read_text()}"
                     ) from error
                 time.sleep(0.5)
-        yield front_end, base, token
+        yield base, token
     finally:
         process.terminate()
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(params=["lab", "notebook"])
+def server(request, tmp_path):
+    "JupyterLab or Notebook 7 serving a small notebook that shows the pad: (front end, base URL, token)."
+    pad_notebook(tmp_path)
+    with jupyter_server(request.param, tmp_path) as (base, token):
+        yield request.param, base, token
 
 
 @pytest.fixture
@@ -203,3 +217,32 @@ def test_the_pad_reads_drawn_digits_in_a_real_browser(server, browser):
     assert page.locator(".digit-pad-row").count() == 10
     pads = [text for after, text in errors if after or any(mark in text for mark in ("anywidget", "blob:"))]
     assert pads == [], f"page errors from the pad:\n{pads}"
+
+
+def test_a_reader_meets_the_first_digits_within_three_screens(tmp_path, browser):
+    "The notebook as committed (folded cells and collapsed parts as saved), scrolled a screen at a time."
+    shutil.copy(REPO / "MNIST_Classification.ipynb", tmp_path)
+    with jupyter_server("lab", tmp_path) as (base, token):
+        page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+        page.goto(f"{base}/lab/tree/MNIST_Classification.ipynb?token={token}")
+        scroller = page.wait_for_selector(".jp-NotebookPanel .jp-WindowedPanel-outer", timeout=90_000)
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
+        page.wait_for_timeout(2000)  # let the first cells lay out
+        screen = scroller.evaluate("element => element.clientHeight")
+        top = None
+        for number in range(3):
+            scroller.evaluate(f"element => {{ element.scrollTop = {number * screen}; }}")
+            page.wait_for_timeout(1000)
+            if os.environ.get("NOTEBOOK_SCREENSHOTS"):
+                page.screenshot(path=str(Path(os.environ["NOTEBOOK_SCREENSHOTS"]) / f"first_screens_{number + 1}.png"))
+            # where the first output picture starts, in the notebook's scrolled coordinates
+            top = scroller.evaluate(
+                """element => {
+                    const image = element.querySelector(".jp-OutputArea-output img");
+                    return image && element.scrollTop + image.getBoundingClientRect().top
+                        - element.getBoundingClientRect().top;
+                }"""
+            )
+            if top is not None and top < (number + 1) * screen:
+                break
+        assert top is not None and top < 3 * screen, f"the first digit picture starts at {top} px, screens are {screen}"

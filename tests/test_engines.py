@@ -269,8 +269,9 @@ def test_the_hand_written_backward_is_autograds_with_the_same_masks(pieces, size
     x, y = torch.randn(2, 16, 784, generator=generator), torch.randint(0, 10, (2, 16), generator=generator)
     masks = [(torch.rand(2, 16, width, generator=generator) >= 0.25) / 0.75 for width in sizes[:-1]]
     cut = x.unflatten(2, (pieces, 784 // pieces)).transpose(1, 2)  # as _train_stacked_epoch gathers the inputs
-    picked, predicted = stack.backward(stack.forward(cut, masks), y)
-    hand_gradients = [stack.whole(stack.grads[0]), *stack.grads[1:]]
+    activations = helpers._stacked_forward(stack.layers, stack.pieces, cut, masks)
+    picked, predicted = helpers._stacked_backward(stack, activations, y)
+    hand_gradients = [helpers._join_columns(stack.grads[0]), *stack.grads[1:]]
     for number, net in enumerate(nets):
         hidden = x[number]
         linears = [layer for layer in net if isinstance(layer, nn.Linear)]
@@ -291,7 +292,7 @@ def test_the_stack_cuts_the_first_layer_into_column_blocks_and_back():
     cut = stack.layers[0][0]
     assert cut.shape == (2, 4, 32, 196) and cut.is_contiguous()
     assert torch.equal(cut[1, 2], weights[1][:, 392:588])  # net 1, piece 2: columns 392 to 587
-    assert torch.equal(stack.whole(cut), weights)
+    assert torch.equal(helpers._join_columns(cut), weights)
 
 
 @pytest.mark.parametrize("pieces", [1, 2])
@@ -357,3 +358,67 @@ def test_train_together_trains_one_after_another_where_a_stack_does_not_pay(tiny
         alone, alone_loss, _ = run(tiny_loaders, "fast", fresh_net(seed), seed=seed)
         assert loss_array == alone_loss
         assert all(torch.equal(a, b) for a, b in zip(net.parameters(), alone.parameters()))
+
+
+def test_gradient_check_finds_the_hand_written_backward_right():
+    net = fresh_net(0, dropout=0.3)
+    x, y = torch.randn(64, 784, generator=torch.Generator().manual_seed(1)), torch.arange(64) % 10
+    differences = helpers.gradient_check(net, x, y)
+    assert list(differences) == [name for name, _ in net.named_parameters()]
+    assert max(differences.values()) < 1e-5
+
+
+def test_gradient_check_reports_a_wrong_backward(monkeypatch):
+    "A backward pass that gets one layer's weight gradient 2% wrong is reported, that layer alone."
+    original = helpers._stacked_backward
+
+    def wrong(stack, activations, y):
+        result = original(stack, activations, y)
+        stack.grads[0].mul_(1.02)
+        return result
+
+    monkeypatch.setattr(helpers, "_stacked_backward", wrong)
+    differences = helpers.gradient_check(fresh_net(0, dropout=0.3), torch.randn(64, 784), torch.arange(64) % 10)
+    assert differences["fc1.weight"] == pytest.approx(0.02, rel=1e-3)
+    assert max(value for name, value in differences.items() if name != "fc1.weight") < 1e-5
+
+
+@pytest.fixture
+def fused_adam(monkeypatch):
+    "torch.optim's functional Adam, with its fused form replaced by the test; the probe's answers forgotten."
+    real = helpers._FUNCTIONAL["adam"]
+    helpers._fused_works.cache_clear()
+    yield lambda fused_form: monkeypatch.setitem(
+        helpers._FUNCTIONAL,
+        "adam",
+        lambda *args, fused=None, **kwargs: (fused_form if fused else real)(*args, **kwargs),
+    )
+    helpers._fused_works.cache_clear()
+
+
+def missing(*args, **kwargs):
+    raise RuntimeError("_fused_adam_ is not implemented for this device")
+
+
+def test_the_fast_engine_asks_whether_a_fused_update_is_there(fused_adam, tiny_loaders):
+    "A missing fused kernel: one warning naming it, then the same training, unfused."
+    fused_adam(missing)
+    with pytest.warns(RuntimeWarning, match=r"fused adam update on cpu fails \(RuntimeError: _fused_adam_ is not"):
+        _, fast_loss, _ = run(tiny_loaders, "fast")
+    _, eager_loss, _ = run(tiny_loaders, "eager")
+    assert fast_loss["valid"] == pytest.approx(eager_loss["valid"], abs=1e-5)
+    assert helpers._fused_works("adam", "cpu") is False  # asked once: no second warning
+
+
+def test_a_fused_update_that_computes_otherwise_is_not_used(fused_adam):
+    "A kernel that is there but gives another result than torch's unfused arithmetic is refused the same way."
+    real = helpers._FUNCTIONAL["adam"]
+
+    def changed(params, *args, **kwargs):
+        real(params, *args, **kwargs)
+        torch._foreach_add_(params, 1e-3)
+
+    fused_adam(changed)
+    with pytest.warns(RuntimeWarning, match="fused adam update on cpu gives another result than the unfused one"):
+        assert helpers._fused_works("adam", "cpu") is False
+    assert helpers._fused_works("sgd", "cpu") is True and helpers._fused_works("rmsprop", "cpu") is False

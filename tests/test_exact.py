@@ -158,7 +158,7 @@ def test_mains_test_row_comes_from_the_test_split(idx_root, tmp_path):
     assert sum(map(sum, results["test"]["confusion_matrix"])) == 90
     assert sum(map(sum, results["valid"]["confusion_matrix"])) == 60
     test_set = helpers.loadDataset(idx_root, 200, 60, 90, 32, device="cpu", image_size=helpers.SETTINGS.image_size)[2]
-    loss, accuracy = helpers._evaluate(results["net"], test_set.x, test_set.y)
+    loss, accuracy, _ = helpers._evaluate(results["net"], test_set.x, test_set.y)
     assert results["test"]["loss"] == pytest.approx(loss, rel=1e-6) and results["test"]["accuracy"] == accuracy
 
 

@@ -153,14 +153,14 @@ def test_seeds_trained_together_match_each_seed_trained_alone(idx_root):
     assert helpers._stack_pays(helpers.init_network(2, 784, [16, 8, 10], 0.1, device="cpu"), settings.batch_size, 3)
     together = helpers._seeded_runs(settings, (0, 1, 2), device="cpu")
     for seed, row in zip((0, 1, 2), together):
-        net, _, seconds = helpers._train_new_network(settings.replace(seed=seed), loaders, progress=False)
+        net, _, seconds, _ = helpers.train_new_networks(settings.replace(seed=seed), loaders, [seed], False)[0]
         alone = helpers._experiment_row(net, seconds, loaders)
         assert row["seed"] == seed  # within a digit: float rounding differs in a stack
         assert row["train acc"] == pytest.approx(alone["train acc"], abs=1.5 / 200)
         assert row["valid acc"] == pytest.approx(alone["valid acc"], abs=1.5 / 50)
     stacked = helpers.train_new_networks(settings, loaders, [0, 1, 2], progress=False)
-    for seed, (net, _, _) in zip((0, 1, 2), stacked):
-        alone, _, _ = helpers._train_new_network(settings.replace(seed=seed), loaders, progress=False)
+    for seed, (net, _, _, _) in zip((0, 1, 2), stacked):
+        alone, _, _, _ = helpers.train_new_networks(settings.replace(seed=seed), loaders, [seed], False)[0]
         for stacked_param, alone_param in zip(net.parameters(), alone.parameters()):
             torch.testing.assert_close(stacked_param, alone_param, rtol=1e-4, atol=1e-5)
 
@@ -173,7 +173,7 @@ def test_load_data_uses_the_settings_input_size(idx_root):
 def test_an_experiment_row_measures_each_accuracy_on_its_own_split(idx_root):
     settings = tiny_settings(idx_root)
     loaders = helpers.load_data(settings, "cpu")
-    net, _, seconds = helpers._train_new_network(settings, loaders, progress=False)
+    net, _, seconds, _ = helpers.train_new_networks(settings, loaders, [settings.seed], False)[0]
     row = helpers._experiment_row(net, seconds, loaders)
     assert row["train acc"] == helpers._evaluate(net, loaders[0].x, loaders[0].y)[1]
     assert row["valid acc"] == helpers._evaluate(net, loaders[1].x, loaders[1].y)[1]

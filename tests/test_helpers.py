@@ -22,9 +22,8 @@ def test_exports_the_assignment_functions():
 
 def test_only_cells_marked_export_run(tmp_path):
     cells = json.loads(helpers.NOTEBOOK.read_text())["cells"]
-    unmarked = [
-        cell for cell in cells if cell["cell_type"] == "code" and not "".join(cell["source"]).startswith("#| export\n")
-    ]
+    code = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+    unmarked = [source for source in code if not helpers.is_exported(source)]
     assert unmarked, "the notebook has cells that train and plot"
     assert not hasattr(helpers, "train_loader")  # made by an unmarked cell that loads the data
     assert not hasattr(helpers, "IN_COLAB")  # made by the unmarked set-up cell
@@ -34,16 +33,39 @@ def test_only_cells_marked_export_run(tmp_path):
             {"cell_type": "code", "source": ["y = 2  #| export (not the first line)\n"]},
             {"cell_type": "markdown", "source": ["#| export\n"]},
             {"cell_type": "code", "source": "#| export\nz = 3", "metadata": {}},
+            {"cell_type": "code", "source": "# @title Folded, with its mark  #| export\nw = 4"},
+            {"cell_type": "code", "source": "# @title Folded, no mark\nv = 5"},
+            {"cell_type": "code", "source": "# @title A title that only mentions #| export in passing\nu = 6"},
         ]
     }
     (tmp_path / "book.ipynb").write_text(json.dumps(notebook))
-    assert [number for number, _ in helpers.exported_cells(tmp_path / "book.ipynb")] == [1, 4]
+    assert [number for number, _ in helpers.exported_cells(tmp_path / "book.ipynb")] == [1, 4, 5]
 
 
 def test_the_export_mark_is_visible_in_the_cell_not_hidden_in_metadata():
-    cells = json.loads(helpers.NOTEBOOK.read_text())["cells"]
-    assert not any(cell["metadata"].get("tags") for cell in cells)  # Colab shows no cell tags
+    "Colab shows no cell tags: the mark is in the text, on the one line a folded cell still shows."
     assert sum(1 for _ in helpers.exported_cells()) >= 20
+    for _, source in helpers.exported_cells():
+        assert helpers.EXPORT_MARK in source.splitlines()[0]
+
+
+def test_folded_cells_are_folded_in_jupyter_colab_and_html_alike():
+    """A folded cell: source_hidden (JupyterLab, Notebook 7), a form with its '# @title' first line (Colab) and the
+    hide-input tag (nbconvert's HTML); a cell with any one of them has all three, and no cell has another tag."""
+    cells = json.loads(helpers.NOTEBOOK.read_text())["cells"]
+    folded = 0
+    for number, cell in enumerate(cells, start=1):
+        metadata, first = cell["metadata"], "".join(cell["source"]).split("\n", 1)[0]
+        marks = (
+            metadata.get("jupyter", {}).get("source_hidden", False),
+            metadata.get("cellView") == "form",
+            metadata.get("tags", []) == ["hide-input"],
+            first.startswith(helpers.TITLE_MARK),
+        )
+        assert all(marks) or not any(marks), (number, marks)
+        assert metadata.get("tags", ["hide-input"]) == ["hide-input"], number
+        folded += all(marks)
+    assert folded >= 30
 
 
 def test_each_function_is_defined_once_in_the_notebook():
@@ -125,3 +147,20 @@ def test_the_public_names_are_few_and_each_is_listed_in_the_readme():
         callable(getattr(helpers, name)) or name in ("SETTINGS", "_LOSSES", "_OPTIMIZERS") for name in helpers.__all__
     )
     assert "anywidget" not in helpers.__all__ and not any(name.startswith("_") for name in helpers.__all__)
+
+
+def test_the_html_export_in_the_readme_hides_the_folded_cells_code():
+    "nbconvert ignores source_hidden: the README's command removes the code of cells tagged hide-input, and only that."
+    nbconvert = pytest.importorskip("nbconvert")
+    from traitlets.config import Config
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "--TagRemovePreprocessor.enabled=True --TagRemovePreprocessor.remove_input_tags=hide-input" in readme
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_input_tags = {"hide-input"}
+    html, _ = nbconvert.HTMLExporter(config=config).from_filename(str(helpers.NOTEBOOK))
+    defined = re.findall(r'class="nf">(\w+)<', html)
+    assert "loadDataset" in defined and "train" in defined and "_train_one_epoch" in defined  # the story's code
+    assert not {"_read_idx", "_stacked_backward", "_atomic_write", "choose_engine"} & set(defined)  # folded code
+    assert "MNIST under" in html  # outputs of folded cells and of the rest stay

@@ -94,6 +94,7 @@ def test_resolve_device_choices():
 @pytest.mark.parametrize("has_cuda", [False, True])
 def test_auto_picks_a_gpu_exactly_where_there_is_one_and_never_warns(monkeypatch, has_cuda):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: has_cuda)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: int(has_cuda))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "auto" only picks what exists
         assert helpers.resolve_device("auto") == torch.device("cuda" if has_cuda else "cpu")
