@@ -407,9 +407,15 @@ def seeds_seconds(data, configuration, seeds, together, epochs=2):
     "Seconds to train `seeds` (fast engine, `epochs` epochs, 1,000-image validation): as one stack or one by one."
     width, sizes, dropout, batch_size = configuration
     x, valid_x = data.project_train.x, data.project_valid.x[:VALID_PER_EPOCH]
-    if width != 784:  # main()'s smaller inputs: the same images, resized
+    if width != 784:  # main()'s smaller inputs: the same (normalised) images, resized as Preprocessing resizes
+        side = int(width**0.5)
         x, valid_x = (
-            h.Preprocessing(int(width**0.5)).scale(images.view(-1, 28, 28)).flatten(1) for images in (x, valid_x)
+            torch.nn.functional.interpolate(
+                images.view(-1, 1, 28, 28), size=(side, side), mode="bilinear", antialias=True
+            )
+            .flatten(1)
+            .contiguous()
+            for images in (x, valid_x)
         )
     nets = []
     for seed in seeds:

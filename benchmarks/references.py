@@ -21,6 +21,7 @@ it imports without them, and HAVE_JAX says whether they are installed.
 """
 
 import importlib.util
+import os
 from functools import partial
 from typing import NamedTuple
 
@@ -28,6 +29,10 @@ import numpy as np
 import torch
 
 HAVE_JAX = all(importlib.util.find_spec(name) is not None for name in ("jax", "optax"))
+# JAX runs where torch's rows run: the CPU, unless the caller says otherwise (scripts/gpu_check.py: cuda), and it does
+# not take three quarters of a GPU's memory at start-up
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 
 def check_arguments(initial_weights, dropout, batch_size):

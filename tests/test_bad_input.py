@@ -286,9 +286,10 @@ def test_prediction_refuses_raw_pixels_and_wrong_widths_by_name(net):
 
 
 def test_model_files_with_nan_weights_or_zero_std_are_refused(net, tmp_path):
-    net.preprocessing = helpers.Preprocessing(28, mean=0.1, std=0.0)
-    helpers.save_network(net, tmp_path / "flat.pt")
-    with pytest.raises(ValueError, match="flat.pt'.*preprocessing has std 0.0"):
+    net.preprocessing = helpers.Preprocessing(28, mean=0.1, std=0.3)
+    payload = torch.load(helpers.save_network(net, tmp_path / "flat.pt"), weights_only=True)
+    torch.save({**payload, "preprocessing": {"image_size": 28, "mean": 0.1, "std": 0.0}}, tmp_path / "flat.pt")
+    with pytest.raises(ValueError, match="flat.pt'.*preprocessing is refused: std must be a number above 0, got 0.0"):
         helpers.load_network(tmp_path / "flat.pt", "cpu")
     net.preprocessing = helpers.Preprocessing(28, mean=0.1, std=0.3)
     with torch.no_grad():
@@ -590,7 +591,7 @@ ENTRY_POINT_REFUSALS = {  # the call (on a small network `net`, 20 images x and 
     ),
     "evaluate, labels out of range": (
         lambda net, x, y: helpers._evaluate(net, x, y + 10),
-        r"y must hold labels 0 … 9 \(the network's outputs\)",
+        r"y must hold labels 0 … 9 \(the digits\)",
     ),
     "save_network, not an MLP": (
         lambda net, x, y: helpers.save_network(torch.nn.Linear(784, 10), "model.pt"),
@@ -602,7 +603,7 @@ ENTRY_POINT_REFUSALS = {  # the call (on a small network `net`, 20 images x and 
     ),
     "run_experiments, no seeds": (
         lambda net, x, y: helpers.run_experiments([("baseline", {})], helpers.SETTINGS, []),
-        "experiments and seeds must each hold at least one",
+        "seeds must be a non-empty list of integers",
     ),
     "spread_table, not runs": (
         lambda net, x, y: helpers.spread_table(pd.DataFrame({"seed": [0]})),
@@ -625,5 +626,46 @@ def test_entry_points_refuse_by_name(net, case):
 
 
 def test_load_dataset_refuses_a_shuffle_that_is_not_a_bool(idx_root):
-    with pytest.raises(ValueError, match="shuffle must be True or False, got 'yes'"):
+    with pytest.raises(ValueError, match=r"shuffle must be True or False \(or 1/0\), got 'yes'"):
         helpers.loadDataset(idx_root, 100, 50, 20, 16, "yes", device="cpu")
+
+
+@pytest.mark.parametrize("seed", ["42", 4.2, -1, None])
+def test_a_seed_that_is_no_count_is_refused_by_name(seed):
+    with pytest.raises(ValueError, match=r"seed must be an integer >= 0"):
+        helpers.seed_everything(seed)
+
+
+def test_a_network_without_ten_outputs_is_refused_where_it_meets_labels(tiny_loaders):
+    "init_network(2, 784, [100, 50, 12], 0.2) builds; training or scoring it on digits is refused by name."
+    train, valid, _ = tiny_loaders
+    twelve = helpers.init_network(2, 784, [100, 50, 12], 0.2, device="cpu")
+    message = r"net must have 10 outputs, one per digit \(neurons_per_layer ends with 10\), got 12"
+    with pytest.raises(ValueError, match=message):
+        helpers.train(twelve, train.x, train.y, valid.x, valid.y, 1e-3, 1, "cross_entropy", "adam", progress=False)
+    with pytest.raises(ValueError, match=message):
+        helpers.score(twelve, valid.x, valid.y)
+
+
+def test_train_new_networks_refuses_no_seeds(idx_root):
+    settings = helpers.SETTINGS.replace(dataset_path=str(idx_root), train_size=100, val_size=50, test_size=10)
+    loaders = helpers.load_data(settings.replace(image_size=28), "cpu")
+    with pytest.raises(ValueError, match=r"seeds must be a non-empty list of integers >= 0, one per network, got \[\]"):
+        helpers.train_new_networks(settings, loaders, [])
+
+
+def test_image_to_mnist_names_a_nan_pixel():
+    image = digit_seven().astype(float)
+    image[3, 3] = float("nan")
+    with pytest.raises(ValueError, match="the image holds NaN or infinite pixels"):
+        helpers.image_to_mnist(image)
+    with pytest.raises(ValueError, match="ndarray: the image holds NaN"):
+        helpers.predict_image(image, helpers.init_network(1, 784, [8, 10], 0.0, device="cpu"))
+
+
+def test_experiments_refuse_what_is_not_their_input_by_name():
+    with pytest.raises(ValueError, match=r"experiments must be a list of \(factor, \{setting: value\}\) pairs"):
+        helpers.run_experiments({"dropout": {"dropout": 0.0}}, helpers.SETTINGS, [0])
+    runs = pd.DataFrame([{"factor": "baseline", "value": "x", "seed": 0, "valid acc": 0.9}])
+    with pytest.raises(ValueError, match="table must be spread_table's table"):
+        helpers.spread_findings(runs, 20)

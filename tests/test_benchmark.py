@@ -137,3 +137,39 @@ def test_products_prints_the_first_layers_products_whole_and_cut(mnist_root):
     assert len(rows) >= 4 and all(float(row.split("|")[2]) > 0 for row in rows)  # the microseconds column
     assert any("cut products (the stack's)" in row for row in rows)
     assert finished.stdout.startswith("- cpu: ") and "| method |" not in finished.stdout  # only the products
+
+
+def test_the_pad_benchmark_reads_a_drawing_and_refuses_an_oversized_picture():
+    "benchmarks/pad.py: every case runs; the one over the bound is refused by the header, the drawings read."
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "pad.py"), "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| one drawing") or "refused" in line]
+    assert len(rows) == 3 and "pixels, more than 1120x1120" in rows[2]
+    assert all("| digit 1 |" in row for row in rows[:2])
+
+
+def test_gpu_check_runs_its_parts_and_writes_its_table(tmp_path):
+    "scripts/gpu_check.py on a machine without a GPU: it says so, the CUDA tests skip, and the table is written."
+    output = tmp_path / "gpu_check.md"
+    command = [
+        sys.executable,
+        str(REPO_ROOT / "scripts" / "gpu_check.py"),
+        "--facts",
+        "--tests",
+        "--output",
+        str(output),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    text = output.read_text()
+    assert "| torch |" in text and "| CUDA tests (tests/test_cuda.py) |" in text
+    import torch
+
+    if not torch.cuda.is_available():
+        assert "none: torch.cuda.is_available() is False" in text and "skipped" in text

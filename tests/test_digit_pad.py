@@ -94,6 +94,28 @@ def test_malformed_or_oversized_pictures_are_refused_with_a_message_not_an_excep
     assert (probabilities, digit) == ([], None) and message in said
 
 
+def test_a_picture_larger_than_the_pad_can_send_is_refused_from_its_header(shipped):
+    "A browser can send any PNG: one over 1120x1120 pixels is refused before a pixel of it is decoded."
+    stream = io.BytesIO()
+    Image.new("L", (1121, 40), 255).save(stream, "PNG")
+    probabilities, digit, said = helpers.read_pad(data_url(stream.getvalue()), shipped)
+    assert (probabilities, digit) == ([], None) and "the drawing is 1121x40 pixels, more than 1120x1120" in said
+    largest = Image.new("RGBA", (1120, 1120), (0, 0, 0, 0))
+    ImageDraw.Draw(largest).line([(560, 150), (560, 950)], fill=(0, 0, 0, 255), width=80)
+    stream = io.BytesIO()
+    largest.save(stream, "PNG")
+    assert helpers.read_pad(data_url(stream.getvalue()), shipped)[1:] == (1, "")
+
+
+def test_a_network_that_cannot_read_the_picture_gets_a_message_not_a_blank(shipped):
+    "One contract: no probabilities and a message for an error; a blank answer only for a blank canvas."
+    wide = helpers.init_network(1, 400, [8, 10], 0.0, device="cpu")  # 20x20 inputs, no preprocessing to say so
+    probabilities, digit, said = helpers.read_pad(data_url(canvas_png(SHAPES[1])), wide)
+    assert (probabilities, digit) == ([], None) and "net must read 28x28 images (784 inputs)" in said
+    probabilities, digit, said = helpers.read_pad(data_url(canvas_png(SHAPES[1])), "saved_models/mnist_mlp.pt")
+    assert (probabilities, digit) == ([], None) and "net must be a network" in said
+
+
 anywidget = pytest.importorskip("anywidget", reason="the widget itself needs anywidget (requirements.txt)")
 
 
@@ -138,3 +160,20 @@ def test_without_ipywidgets_helpers_imports_and_the_pad_says_what_to_install():
     )
     assert finished.returncode == 0, finished.stderr
     assert "refused: DigitPad needs anywidget and ipywidgets>=7.6: pip install anywidget" in finished.stdout
+
+
+def test_a_pad_made_with_a_picture_reads_it(shipped):
+    pad = helpers.DigitPad(shipped, picture=data_url(canvas_png(SHAPES[7])))
+    assert pad.digit == 7 and pad.message == ""
+
+
+def test_a_pad_refuses_a_network_that_cannot_read_its_pictures(shipped):
+    twelve = helpers.init_network(1, 784, [8, 12], 0.0, device="cpu")
+    with pytest.raises(
+        ValueError, match=r"net must read 28x28 images \(784 inputs\) into 10 outputs, got 784 inputs and 12"
+    ):
+        helpers.DigitPad(twelve)
+    pad = helpers.DigitPad(shipped)
+    with pytest.raises(ValueError, match="net must read"):
+        pad.net = helpers.init_network(1, 100, [8, 10], 0.0, device="cpu")
+    assert pad.net is shipped

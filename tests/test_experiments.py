@@ -229,3 +229,28 @@ def test_each_seed_draws_its_own_initial_weights(idx_root):
     weights = [torch.cat([param.flatten() for param in net.parameters()]) for net in (*nets, expected)]
     assert torch.equal(weights[1], weights[3]) and torch.equal(weights[0], weights[2])
     assert not torch.equal(weights[0], weights[1])
+
+
+def test_the_floors_come_from_the_committed_runs_table(tmp_path):
+    "scripts/experiment_floors.py reads show_spread's table back and lowers each mean by its margin."
+    import json
+    import sys
+
+    sys.path.insert(0, str(helpers.NOTEBOOK.parent / "scripts"))
+    import experiment_floors
+
+    table = helpers.spread_table(
+        runs_table(
+            {("baseline", "main's defaults"): [0.950, 0.952, 0.954], ("hidden layers", "1, 512"): [0.9, 0.9, 0.9]}
+        )
+    )
+    cell = {
+        "cell_type": "code",
+        "source": "print(show_spread(spread))",
+        "outputs": [{"text": helpers.show_spread(table)}],
+    }
+    (tmp_path / "run.ipynb").write_text(json.dumps({"cells": [cell]}))
+    rows = list(experiment_floors.spread_rows(tmp_path / "run.ipynb"))
+    assert rows == [("baseline", "main's defaults", 0.952, 0.002), ("hidden layers", "1, 512", 0.9, 0.0)]
+    assert experiment_floors.floor(0.952, 0.002) == 0.946  # 0.002 + 3 * 0.002 / sqrt(3) = 0.00546 > 0.005
+    assert experiment_floors.floor(0.9, 0.0) == 0.895  # at least half a point

@@ -14,7 +14,7 @@ from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
 import helpers
-from conftest import N_TEST, N_TRAIN, write_idx_folder
+from conftest import N_TEST, N_TRAIN, idx_bytes, write_idx_folder
 
 
 def as_sorted_pairs(images, labels):
@@ -266,3 +266,42 @@ def test_image_folders_take_their_labels_from_the_folder_names(tmp_path):
         Image.fromarray(np.full((28, 28), 20 * digit, np.uint8)).save(tmp_path / str(digit) / "a.png")
     images, labels = helpers._read_image_folder(tmp_path)
     assert labels.tolist() == [3, 7] and images[1, 0, 0] == 140
+
+
+def test_preprocessing_refuses_pixels_in_neither_convention():
+    "uint8 levels 0-255, or floats in [0, 1]: float levels of 0-255 would be read as 255 times too bright."
+    preprocessing = helpers.Preprocessing(28, mean=0.13, std=0.3)
+    levels = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
+    assert torch.equal(preprocessing(levels), preprocessing(levels / 255))
+    with pytest.raises(ValueError, match=r"images must hold uint8 levels 0-255 or floats in \[0, 1\], got floats from"):
+        preprocessing(levels.float())
+    with pytest.raises(ValueError, match="levels 0-255\\? divide by 255"):
+        preprocessing(levels.float())
+    with pytest.raises(ValueError, match="got torch.int64"):
+        preprocessing(levels.long())
+    nan = levels / 255
+    nan[0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="got floats from"):
+        preprocessing(nan)
+
+
+@pytest.mark.parametrize("field, value", [("std", 0.0), ("std", -1.0), ("mean", float("nan")), ("target_variance", 0)])
+def test_preprocessing_refuses_constants_that_cannot_normalise(field, value):
+    with pytest.raises(ValueError, match=rf"{field} must be a number"):
+        helpers.Preprocessing(28, **{field: value})
+
+
+def test_an_idx_file_of_images_without_pixels_is_refused_with_its_name(idx_root):
+    (idx_root / "train-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((300, 0, 0), np.uint8), "images"))
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: its header promises images of 0x0 pixels"):
+        helpers.loadDataset(idx_root, 100, 50, 20, 16, device="cpu")
+
+
+def test_a_loader_refuses_images_and_labels_that_do_not_pair():
+    x, y = torch.rand(256, 784), torch.arange(256) % 10
+    with pytest.raises(ValueError, match="x and y must hold the same number of samples, at least one; got 256 and 200"):
+        helpers.TensorLoader(x, y[:200], 32)
+    with pytest.raises(ValueError, match="x holds torch.uint8 values"):
+        helpers.TensorLoader((x * 255).to(torch.uint8), y, 32)
+    with pytest.raises(ValueError, match="y must hold labels 0 … 9"):
+        helpers.TensorLoader(x, y + 5, 32)

@@ -1,6 +1,7 @@
 """Step 8: main takes the assignment's inputs in order, trains or loads, reports and returns the results."""
 
 import inspect
+import os
 import warnings
 
 import pytest
@@ -57,7 +58,9 @@ def test_parameters_follow_the_assignment_order_and_defaults():
     # an input left out comes from SETTINGS when main is called
     assert all(parameters[name].default is None for name in ASSIGNMENT_ORDER)
     assert helpers.SETTINGS.is_training is False and helpers.SETTINGS.visualize_results is False
-    assert helpers.SETTINGS.use_gpu == "auto"  # a GPU exactly where there is one (MNIST_DEVICE, unset here)
+    assert helpers.SETTINGS.use_gpu == os.environ.get(
+        "MNIST_DEVICE", "auto"
+    )  # "auto": a GPU exactly where there is one
 
 
 def test_settings_are_read_when_main_is_called(idx_root, tmp_path, monkeypatch):
@@ -160,3 +163,68 @@ def test_main_reports_the_loss_the_network_was_trained_with(idx_root, tmp_path):
     margin = helpers.score(results["net"], data[1].x, data[1].y, "multi_margin")["loss"]
     cross_entropy = helpers.score(results["net"], data[1].x, data[1].y)["loss"]
     assert results["valid"]["loss"] == pytest.approx(margin) and margin != pytest.approx(cross_entropy)
+
+
+@pytest.mark.parametrize("flag", ["is_training", "visualize_results"])
+@pytest.mark.parametrize("value", ["False", "True", "no", 2, 0.5])
+def test_a_flag_that_is_no_bool_is_refused_and_the_saved_model_is_kept(idx_root, tmp_path, flag, value):
+    "'False' from a form or a config file counts as true in Python: main refuses it before it trains over a model."
+    saved = tmp_path / "model.pt"
+    tiny_main(idx_root, saved, is_training=True)
+    before = saved.read_bytes()
+    with pytest.raises(ValueError, match=rf"{flag} must be True or False \(or 1/0\), got"):
+        tiny_main(idx_root, saved, **{flag: value})
+    assert saved.read_bytes() == before
+
+
+def test_flags_of_0_and_1_mean_false_and_true(idx_root, tmp_path):
+    saved = tmp_path / "model.pt"
+    trained = tiny_main(idx_root, saved, is_training=1, visualize_results=0, use_gpu=0)
+    assert trained["settings"].is_training is True and trained["settings"].visualize_results is False
+    assert trained["parameters"]["device"] == "cpu" and saved.exists()
+
+
+@pytest.mark.parametrize("use_gpu", [2, -1, "gpu", "cuda:x", 0.0, [0], "mps"])
+def test_a_use_gpu_that_names_no_device_is_refused_by_name(idx_root, tmp_path, use_gpu):
+    with pytest.raises(ValueError, match=r"use_gpu\)? must be True/False \(or 1/0\), 'auto', 'cpu', 'cuda'"):
+        tiny_main(idx_root, tmp_path / "model.pt", is_training=True, use_gpu=use_gpu)
+    with pytest.raises(ValueError, match=r"use_gpu must be"):
+        helpers.SETTINGS.replace(use_gpu=use_gpu)
+
+
+def test_a_gpu_that_is_not_there_is_refused_by_name(monkeypatch):
+    "cuda:3 on a one-GPU machine: refused, naming the GPUs there are, before torch fails deep inside."
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert helpers.resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(ValueError, match=r"asks for cuda:3, but this machine has 1 GPU\(s\): cuda:0 to cuda:0"):
+        helpers.resolve_device("cuda:3")
+
+
+def test_settings_refuse_a_network_without_ten_outputs():
+    with pytest.raises(
+        ValueError, match=r"neurons_per_layer must end with 10, one output per digit, got \[100, 50, 12\]"
+    ):
+        helpers.SETTINGS.replace(no_of_layers=2, neurons_per_layer=[100, 50, 12])
+
+
+def test_the_command_line_refuses_a_use_gpu_that_names_no_device(idx_root, tmp_path):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "helpers.py", "train", "--dataset-path", str(idx_root), "--use-gpu", "2"]
+    result = subprocess.run(command, cwd=helpers.NOTEBOOK.parent, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "use_gpu must be True/False (or 1/0)" in result.stderr
+
+
+def test_main_trains_in_the_precision_it_is_given_and_says_which_engine_and_why(idx_root, tmp_path, monkeypatch):
+    "main(precision='bfloat16') trains eagerly in bfloat16: the engine line says eager, and why."
+    asked = []
+    original = helpers._make_autocast
+    monkeypatch.setattr(
+        helpers, "_make_autocast", lambda device, precision: asked.append(precision) or original(device, precision)
+    )
+    results = tiny_main(idx_root, tmp_path / "model.pt", is_training=True, precision="bfloat16", training_epochs=1)
+    assert asked == ["bfloat16"]
+    assert results["parameters"]["engine used"] == "eager"
+    assert results["parameters"]["why this engine"] == "precision is 'bfloat16'"

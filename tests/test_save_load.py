@@ -157,3 +157,25 @@ def test_weights_that_do_not_fit_the_config(trained, tmp_path):
     torch.save(payload, path)
     with pytest.raises(ValueError, match="do not fit the saved architecture"):
         helpers.load_network(path)
+
+
+def resaved(trained, tmp_path, **changes):
+    "The trained network saved, then its file's payload changed: a model file someone else wrote."
+    path = helpers.save_network(trained[0], tmp_path / "model.pt", preprocessing=helpers.Preprocessing(28, 0.1, 0.3))
+    payload = torch.load(path, weights_only=True)
+    torch.save({**payload, **changes}, path)
+    return path
+
+
+def test_a_saved_preprocessing_with_unknown_keys_is_refused_naming_the_file(trained, tmp_path):
+    path = resaved(trained, tmp_path, preprocessing={"image_size": 28, "mean": 0.1, "std": 0.3, "invert": True})
+    with pytest.raises(ValueError, match=r"model.pt': its preprocessing must hold only \['image_size', 'mean'"):
+        helpers.load_network(path, "cpu")
+
+
+def test_a_saved_preprocessing_that_does_not_fit_the_weights_is_refused_naming_the_file(trained, tmp_path):
+    path = resaved(trained, tmp_path, preprocessing={"image_size": 20, "mean": 0.1, "std": 0.3})
+    with pytest.raises(
+        ValueError, match=r"model.pt': its preprocessing makes 20x20 inputs, but its first layer takes 784"
+    ):
+        helpers.load_network(path, "cpu")
