@@ -395,7 +395,7 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
     ),
     (
         "any JSON file taken for a card",
-        '.get("format") == _MODEL_FORMAT\n',
+        '.get("format") in (_MODEL_FORMAT, _ENSEMBLE_FORMAT)\n',
         '.get("format") is not None\n',
         ["test_bad_input"],
     ),
@@ -1001,8 +1001,8 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
     ),
     (
         'every error while reading the pad shown as a blank canvas',
-        '    except ValueError as error:\n        return [], None, str(error)\n    return [float(',
-        '    except ValueError:\n        return [], None, ""\n    return [float(',
+        '    except ValueError as error:\n        return [], None, str(error)\n    probabilities',
+        '    except ValueError:\n        return [], None, ""\n    probabilities',
         ['test_digit_pad'],
     ),
     (
@@ -1066,6 +1066,98 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
         "class _BlankImage(ValueError):",
         "class _BlankImage(Exception):",
         ["test_predict_image", "test_load_dataset"],
+    ),
+    ("an ensemble's temperature ignored", '/ self.temperature', '', ['test_not_a_digit']),
+    (
+        'an ensemble takes its surest member, not the average',
+        '.mean(0).clamp_min(1e-30).log()',
+        '.max(0).values.clamp_min(1e-30).log()',
+        ['test_not_a_digit'],
+    ),
+    (
+        "an ensemble's threshold is not saved",
+        '"threshold": self.threshold,',
+        '"threshold": None,',
+        ['test_not_a_digit'],
+    ),
+    (
+        'a loaded ensemble forgets its temperature',
+        'cls(members, config["temperature"], config["threshold"])',
+        'cls(members, 1.0, config["threshold"])',
+        ['test_not_a_digit'],
+    ),
+    (
+        "main's network line leaves out the input size",
+        'map(str, [net.config["input_dim"], *net.config["neurons_per_layer"]])',
+        'map(str, net.config["neurons_per_layer"])',
+        ['test_not_a_digit'],
+    ),
+    (
+        'the arcs drawn as lines',
+        'list(zip(cx + rx * np.cos(turns), cy + ry * np.sin(turns)))',
+        'list(zip(cx + rx * np.cos(turns), cy + ry * np.cos(turns)))',
+        ['test_not_a_digit'],
+    ),
+    (
+        'the spiral never grows',
+        '140 + radius * t * np.cos(2 * np.pi * turns * t), 140 + radius * t * np.sin',
+        '140 + radius * np.cos(2 * np.pi * turns * t), 140 + radius * t * np.sin',
+        ['test_not_a_digit'],
+    ),
+    ('the heart lopsided', 'np.sin(t) ** 3', 'np.sin(t) ** 2', ['test_not_a_digit']),
+    (
+        'non_digits ignores its seed',
+        'rng = np.random.default_rng(_check_count("seed", seed, minimum=0))',
+        'rng = np.random.default_rng(_check_count("seed", seed, minimum=0) * 0)',
+        ['test_not_a_digit'],
+    ),
+    (
+        "the pen draws in the paper's colour",
+        'fill=0, width=int(rng.integers(8, 30))',
+        'fill=255, width=int(rng.integers(8, 30))',
+        ['test_not_a_digit'],
+    ),
+    (
+        'the calibration error averaged over bins, not images',
+        '/ len(correct)), table',
+        '/ len(table)), table',
+        ['test_not_a_digit'],
+    ),
+    (
+        'the reliability diagram plots confidence against accuracy',
+        'axis.plot(table["confidence"], table["accuracy"], "o-"',
+        'axis.plot(table["accuracy"], table["confidence"], "o-"',
+        ['test_not_a_digit'],
+    ),
+    (
+        'predict_image answers whatever the threshold',
+        'answered = threshold is None or best >= threshold',
+        'answered = True',
+        ['test_not_a_digit'],
+    ),
+    (
+        'an ensemble saved in float32',
+        'storage = torch.float16 if isinstance(net, MLPEnsemble) else None',
+        'storage = None',
+        ['test_not_a_digit'],
+    ),
+    (
+        "a loaded model shows SETTINGS' training as its own",
+        'if name not in recorded})',
+        'if False})',
+        ['test_not_a_digit'],
+    ),
+    (
+        'the pad says nothing when it declines',
+        'return probabilities, None, "not a digit?"',
+        'return probabilities, None, ""',
+        ['test_not_a_digit'],
+    ),
+    (
+        "outlier exposure's rows counted in the accuracy",
+        'correct += (logits[: len(yb)].argmax(1) == yb).sum()',
+        'correct += (logits.argmax(1)[-len(yb) :] == yb).sum()',
+        ['test_train'],
     ),
 ]
 

@@ -595,7 +595,7 @@ ENTRY_POINT_REFUSALS = {  # the call (on a small network `net`, 20 images x and 
     ),
     "save_network, not an MLP": (
         lambda net, x, y: helpers.save_network(torch.nn.Linear(784, 10), "model.pt"),
-        r"net must be a network from init_network \(an MLP\), got Linear",
+        r"net must be a network from init_network \(an MLP\) or an MLPEnsemble, got Linear",
     ),
     "save_network, no path": (
         lambda net, x, y: helpers.save_network(net, None),

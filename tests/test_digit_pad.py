@@ -1,4 +1,4 @@
-"""Section 10a: the digit pad's picture → prediction path, without a browser (tests/test_digit_pad_browser.py drives
+"""Section 10b: the digit pad's picture → prediction path, without a browser (tests/test_digit_pad_browser.py drives
 the real widget), and what the pad does without anywidget and in Colab."""
 
 import base64

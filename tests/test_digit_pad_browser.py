@@ -1,11 +1,12 @@
 """The digit pad in a real browser: JupyterLab and Notebook 7 on 127.0.0.1, headless Chromium driven by Playwright.
 
 For each front end: start the server (random port and token), open a small notebook that shows DigitPad for the
-shipped model, run it, draw a 1, a 0 and a 7 with the mouse and a 1 with touch events, wait for the pad to read each,
-press Clear, and fail on any error the page reports from the pad (the front ends' own start-up noise aside). Needs
-Debian's chromium (`.ci/run` installs it) and the playwright package (requirements-dev.txt); skipped with the reason
-where either is missing, except in CI, where it fails.
-DIGIT_PAD_SCREENSHOT=path.png saves a screenshot of the pad reading the 7 in JupyterLab (the notebook shows it).
+shipped model, run it, draw a 1, a 0 and a 7 with the mouse, an A (which the pad declines: "not a digit?") and a 1
+with touch events, wait for the pad to read each, press Clear, and fail on any error the page reports from the pad
+(the front ends' own start-up noise aside). Needs Debian's chromium (`.ci/run` installs it) and the playwright
+package (requirements-dev.txt); skipped with the reason where either is missing, except in CI, where it fails.
+DIGIT_PAD_SCREENSHOT=path.png saves screenshots of the pad in JupyterLab reading the 7 (path.png) and declining the A
+(path_declines_a.png); the notebook shows both, the README the first.
 Also: the committed notebook, opened in JupyterLab at 1440x900 as a reader meets it, shows the top of its first digit
 picture within the first three screens (NOTEBOOK_SCREENSHOTS=folder saves those screens, as docs/ shows them).
 """
@@ -45,6 +46,7 @@ STROKES = {  # digit: strokes, each a list of points as fractions of the canvas
     ],
     "7": [[(0.25, 0.18), (0.75, 0.18), (0.42, 0.85)]],
 }
+LETTER_A = [[(0.22, 0.85), (0.5, 0.15), (0.78, 0.85)], [(0.33, 0.6), (0.67, 0.6)]]
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -211,6 +213,14 @@ def test_the_pad_reads_drawn_digits_in_a_real_browser(server, browser):
         if digit == "7" and front_end == "lab" and os.environ.get("DIGIT_PAD_SCREENSHOT"):
             page.locator(".digit-pad").screenshot(path=os.environ["DIGIT_PAD_SCREENSHOT"])
         clear(page)
+    draw(page, canvas, LETTER_A)  # no digit: the pad declines it, and still shows the ten bars
+    page.wait_for_selector(".digit-pad-digit.digit-pad-declined", timeout=20_000)
+    assert page.inner_text(".digit-pad-digit") == "not a digit?" and page.locator(".digit-pad-row").count() == 10
+    if front_end == "lab" and os.environ.get("DIGIT_PAD_SCREENSHOT"):
+        page.locator(".digit-pad").screenshot(
+            path=os.environ["DIGIT_PAD_SCREENSHOT"].replace(".png", "_declines_a.png")
+        )
+    clear(page)
     draw_with_touch(page, canvas, STROKES["1"][0])
     page.wait_for_selector('.digit-pad-digit[data-digit="1"]', timeout=20_000)
     clear(page)

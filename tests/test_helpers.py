@@ -140,7 +140,7 @@ def test_the_public_names_are_few_and_each_is_listed_in_the_readme():
     readme = (helpers.NOTEBOOK.parent / "README.md").read_text(encoding="utf-8")
     section = readme.split("## What `helpers.py` exports")[1].split("\n## ")[0]
     listed = re.findall(r"^- `(\w+)`: ", section, re.M)
-    assert len(helpers.__all__) <= 35 and listed == helpers.__all__
+    assert len(helpers.__all__) <= 38 and listed == helpers.__all__  # the assignment's, and a few a user calls
     entries = section[section.index("\n- `") :].strip().splitlines()
     assert all(line.startswith("- `") for line in entries)  # one line each
     assert all(
@@ -164,3 +164,13 @@ def test_the_html_export_in_the_readme_hides_the_folded_cells_code():
     assert "loadDataset" in defined and "train" in defined and "_train_one_epoch" in defined  # the story's code
     assert not {"_read_idx", "_stacked_backward", "_atomic_write", "choose_engine"} & set(defined)  # folded code
     assert "MNIST under" in html  # outputs of folded cells and of the rest stay
+
+
+def test_the_readmes_results_are_the_committed_runs():
+    "No figure typed by hand: scripts/results_table.py reads them from the committed notebook and the model's card."
+    sys.path.insert(0, str(REPO / "scripts"))
+    import results_table
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start, end = readme.index(results_table.START) + len(results_table.START), readme.index(results_table.END)
+    assert readme[start:end].strip() == results_table.table()

@@ -191,3 +191,22 @@ def test_each_loss_name_gives_its_own_loss():
     }
     for name, value in expected.items():
         assert helpers._make_loss(name)(logits, target).item() == pytest.approx(value.item(), rel=1e-6)
+
+
+def test_an_augment_may_append_unlabelled_inputs_which_the_loss_sees_and_the_accuracy_does_not(tiny_loaders):
+    "Outlier exposure (scripts/train_ensemble.py): augment appends non-digits; the loss gets every row."
+    train, valid, _ = tiny_loaders
+    seen = []
+
+    def loss(logits, labels):
+        seen.append(len(logits) - len(labels))
+        return torch.nn.functional.cross_entropy(logits[: len(labels)], labels) - logits[len(labels) :].mean() * 0
+
+    torch.manual_seed(0)
+    net = helpers.init_network(1, 784, [16, 10], 0.0, device="cpu")
+    appended = lambda batch: torch.cat([batch, torch.zeros(5, 784)])  # noqa: E731
+    _, losses, accuracies = helpers.train(  # a learning rate of 1e-12: the weights stay, so accuracy can be checked
+        net, train.x, train.y, valid.x, valid.y, 1e-12, 1, loss, "sgd", batch_size=32, augment=appended, progress=False
+    )
+    assert seen.count(5) == len(train) and set(seen) == {0, 5}  # every training batch; validation appends none
+    assert accuracies["train"][0] == helpers._evaluate(net, train.x, train.y)[1]  # the labelled rows only
