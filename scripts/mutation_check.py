@@ -1159,6 +1159,12 @@ MUTANTS = [  # (what the bug is, text in an exported cell, its replacement, test
         'correct += (logits.argmax(1)[-len(yb) :] == yb).sum()',
         ['test_train'],
     ),
+    (
+        "a model whose card records no split loads without a warning",
+        "    if moved or unknown:",
+        "    if moved:",
+        ['test_not_a_digit'],
+    ),
 ]
 
 

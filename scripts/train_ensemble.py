@@ -198,7 +198,7 @@ def main(argv=None):
             record | {"recipe": "this script", "widths": args.widths, "epochs asked": args.epochs} for record in records
         ],
         "outlier exposure": {"kinds": seen, "unseen kinds": list(h._UNSEEN_NON_DIGITS), "weight": OUTLIER_WEIGHT},
-        "data": {"split": "main()'s 50,000 / 10,000 of the training images, seed 0", "image_size": 28},
+        "data": {key: getattr(settings, key) for key in ("train_size", "val_size", "test_size", "seed", "image_size")},
         "seconds": round(seconds, 1),
         "machine": machine_description(),
         "command": shlex.join(["python", "scripts/train_ensemble.py", *(sys.argv[1:] if argv is None else argv)]),

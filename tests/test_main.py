@@ -228,3 +228,15 @@ def test_main_trains_in_the_precision_it_is_given_and_says_which_engine_and_why(
     assert asked == ["bfloat16"]
     assert results["parameters"]["engine used"] == "eager"
     assert results["parameters"]["why this engine"] == "precision is 'bfloat16'"
+
+
+def test_main_trains_with_the_seed_it_is_given(idx_root, tmp_path, monkeypatch):
+    "The settings' seed starts the training (weights, batch order, dropout), not only the split: same data, other seed."
+    data = helpers.loadDataset(idx_root, 200, 50, 100, 32, device="cpu")
+    monkeypatch.setattr(helpers, "loadDataset", lambda *args, **kwargs: data)  # one split for every seed
+    weights = {
+        name: tiny_main(idx_root, tmp_path / f"{name}.pt", is_training=True, seed=seed)["net"].state_dict()
+        for name, seed in (("first", 3), ("again", 3), ("other", 4))
+    }
+    assert all(torch.equal(weights["first"][key], weights["again"][key]) for key in weights["first"])
+    assert not torch.equal(weights["first"]["fc1.weight"], weights["other"]["fc1.weight"])

@@ -134,7 +134,8 @@ def test_main_loads_an_ensemble_and_shows_what_its_file_does_not_record(voters, 
     voters.threshold = 0.3
     path = helpers.save_network(voters, tmp_path / "voters.pt")
     options = dict(dataset_path=idx_root, train_size=200, val_size=50, test_size=100, use_gpu="cpu", image_size=28)
-    results = helpers.main(is_training=False, model_path=path, progress=False, show=False, **options)
+    with pytest.warns(RuntimeWarning, match="trained on a split its card does not record"):
+        results = helpers.main(is_training=False, model_path=path, progress=False, show=False, **options)
     parameters = results["parameters"]
     assert parameters["network"] == "2 voting (784-32-10, 784-32-10), temperature 1.5, threshold 0.3000"
     assert parameters["optimizer"] == "not recorded" and parameters["neurons_per_layer"] == "not recorded"
@@ -171,4 +172,5 @@ def test_the_ensemble_script_votes_calibrates_on_validation_and_records_its_run(
     )
     assert not set(card["outlier exposure"]["kinds"]) & set(card["outlier exposure"]["unseen kinds"])
     assert card["command"].startswith("python scripts/train_ensemble.py --members 1")
+    assert card["data"] == {"train_size": 200, "val_size": 100, "test_size": 100, "seed": 0, "image_size": 28}
     assert card["members"][1]["epochs"] == 2 and card["members"][0]["recipe"] == "scripts/train_shipped_model.py"

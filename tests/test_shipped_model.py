@@ -41,29 +41,39 @@ def test_is_fully_connected_networks_that_vote(shipped):
     assert 0 < shipped.threshold < 1 and shipped.temperature > 0
 
 
-def test_reproduces_the_figures_on_its_card(mnist_root, shipped):
-    recorded = shipped.metadata["results"]["test"]
-    _, _, test = helpers.loadDataset(
+@pytest.fixture(scope="module")
+def test_split(mnist_root, shipped):
+    "MNIST's 10,000 test digits, normalised as the shipped model's card says."
+    return helpers.loadDataset(
         mnist_root, 100, 100, 10_000, 256, device="cpu", download=False, preprocessing=shipped.preprocessing
-    )
-    assert helpers._evaluate(shipped, test.x, test.y)[1] == pytest.approx(recorded["accuracy"], abs=1e-4)
+    )[2]
 
 
-def test_answers_digits_and_declines_what_is_no_digit(mnist_root, shipped):
+def test_reproduces_the_figures_on_its_card(test_split, shipped):
+    "Every test figure the card (and so the README) shows, computed again: within one image of 10,000."
+    recorded = shipped.metadata["results"]["test"]
+    probabilities = helpers.predict_proba(shipped, test_split.x)
+    confidence, predicted = probabilities.max(1)
+    right, answered = predicted == test_split.y, confidence >= shipped.threshold
+    assert helpers._evaluate(shipped, test_split.x, test_split.y)[1] == pytest.approx(recorded["accuracy"], abs=1e-4)
+    assert answered.float().mean().item() == pytest.approx(recorded["answered"], abs=1e-4)
+    assert right[answered].float().mean().item() == pytest.approx(recorded["accuracy on the answered"], abs=1.1e-4)
+    assert helpers.calibration(probabilities, test_split.y)[0] == pytest.approx(recorded["ece"], abs=1e-4)
+
+
+def test_answers_digits_and_declines_what_is_no_digit(test_split, shipped):
     """Measured as section 10a measures them. Floors at today's model: the issue's targets that it meets (coverage at
     least 0.99, ECE at most 0.01) and, for those it does not yet (test accuracy 0.996, accuracy on the answered 0.997,
-    unseen kinds declined 0.8), no lower than the run on its card (0.9943, 0.9959, 0.66)."""
-    _, _, test = helpers.loadDataset(
-        mnist_root, 100, 100, 10_000, 256, device="cpu", download=False, preprocessing=shipped.preprocessing
-    )
-    probabilities = helpers.predict_proba(shipped, test.x)
+    unseen kinds declined 0.8), a few images or drawings under the committed run's (0.9943, 0.9959; 0.984 of the
+    seen kinds and 0.67 of the unseen), so that another CPU's rounding of a borderline case does not fail them."""
+    probabilities = helpers.predict_proba(shipped, test_split.x)
     confidence, predicted = probabilities.max(1)
-    right, answered = predicted == test.y, confidence >= shipped.threshold
-    assert right.float().mean() >= 0.994 and answered.float().mean() >= 0.99
-    assert right[answered].float().mean() >= 0.995
-    assert helpers.calibration(probabilities, test.y)[0] <= 0.01
+    right, answered = predicted == test_split.y, confidence >= shipped.threshold
+    assert right.float().mean() >= 0.9940 and answered.float().mean() >= 0.99
+    assert right[answered].float().mean() >= 0.9955
+    assert helpers.calibration(probabilities, test_split.y)[0] <= 0.01
     seen = [kind for kind in helpers._NON_DIGIT_STROKES if kind not in helpers._UNSEEN_NON_DIGITS]
-    for kinds, floor in ((seen, 0.95), (helpers._UNSEEN_NON_DIGITS, 0.6)):
+    for kinds, floor in ((seen, 0.98), (helpers._UNSEEN_NON_DIGITS, 0.66)):
         drawn = shipped.preprocessing(helpers.non_digits(kinds, 40, seed=7))
         assert (helpers.predict_proba(shipped, drawn).max(1).values < shipped.threshold).float().mean() >= floor
 
