@@ -47,12 +47,6 @@ def parse_args(argv=None):
         "--base", default=h.SETTINGS.model_path, help="the first member (an MLP file, or an ensemble file's first)"
     )
     parser.add_argument("--members", type=int, default=4, help="new members trained with outlier exposure")
-    parser.add_argument(
-        "--start-from",
-        help="an ensemble file: its first member is the base, and the new members start from its other members' "
-        "weights (fine-tuned: fewer --epochs at a smaller --learning-rate) instead of fresh ones",
-    )
-    parser.add_argument("--learning-rate", type=float, default=0.1, help="the one-cycle schedule's peak")
     parser.add_argument("--widths", type=int, nargs="+", default=[1024, 1024], help="each new member's hidden widths")
     parser.add_argument("--epochs", type=int, default=45)
     parser.add_argument("--drawings-per-kind", type=int, default=1500, help="the outlier pool, per trained kind")
@@ -104,14 +98,14 @@ def outlier_exposure_loss(logits, labels):
     return loss
 
 
-def train_member(args, number, loaders, outliers, deadline, start=None):
-    "One new member (or `start`, fine-tuned), trained with outlier exposure; (net, history, seconds)."
+def train_member(args, number, loaders, outliers, deadline):
+    "One new member, trained with outlier exposure; (net, history, seconds)."
     train, valid = loaders[0], loaders[1]
     background = train.preprocessing(torch.zeros(1, 28, 28))[0, 0].item()
     seed = 100 + number
     augment = PenAndOutliers(RandomDistortion(background, seed=seed), outliers, background, seed)
     h.seed_everything(seed)
-    net = start or h.init_network(len(args.widths), 784, [*args.widths, 10], 0.1, device="cpu")
+    net = h.init_network(len(args.widths), 784, [*args.widths, 10], 0.1, device="cpu")
     started = time.perf_counter()
     options = dict(batch_size=256, seed=seed, schedule="onecycle", precision=args.precision, augment=augment)
     net, losses, _ = h.train(
@@ -120,7 +114,7 @@ def train_member(args, number, loaders, outliers, deadline, start=None):
         train.y,
         valid.x,
         valid.y,
-        args.learning_rate,
+        0.1,
         args.epochs,
         outlier_exposure_loss,
         "sgd",
@@ -173,16 +167,7 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    base = first_member(args.start_from or args.base)
-    starts = [None] * args.members
-    if args.start_from:  # fine-tune the other members of an ensemble file (this script's own output)
-        starts = list(h.load_network(args.start_from, "cpu").members[1:])
-        if len(starts) < args.members:
-            raise SystemExit(
-                f"--start-from {args.start_from} has {len(starts)} members to fine-tune, not {args.members}"
-            )
-        for start in starts:
-            start.float()  # the file's float16 weights, trained in float32
+    base = first_member(args.base)
     settings = h.SETTINGS.replace(dataset_path=args.dataset_path, image_size=28, use_gpu="cpu")
     loaders = h.load_data(settings, "cpu", preprocessing=base.preprocessing)
     seen = [kind for kind in h._NON_DIGIT_STROKES if kind not in h._UNSEEN_NON_DIGITS]
@@ -191,12 +176,11 @@ def main(argv=None):
     members, records = [base], []
     for number in range(args.members):
         deadline = Deadline(args.minutes * 60 / args.members)
-        net, losses, seconds = train_member(args, number, loaders, outliers, deadline, starts[number])
+        net, losses, seconds = train_member(args, number, loaders, outliers, deadline)
         valid = h.score(net, loaders[1].x, loaders[1].y)["accuracy"]
         print(f"member {number + 1}: {len(losses['train'])} epochs in {seconds:.0f} s, valid {valid:.4f}", flush=True)
         members.append(net)
         records.append({"epochs": len(losses["train"]), "seconds": round(seconds, 1), "valid accuracy": valid})
-    started_from = h.load_network(args.start_from, "cpu").metadata if args.start_from else None
     ensemble = h.MLPEnsemble(members)
     ensemble.preprocessing = base.preprocessing
     valid_x, valid_y = loaders[1].x, loaders[1].y
@@ -209,20 +193,9 @@ def main(argv=None):
             "not a digit where the surest of the averaged, temperature-scaled probabilities is under the threshold: "
             f"the surest probability that {ANSWERED_ON_VALIDATION:.1%} of the validation digits reach"
         ),
-        "members": [
-            started_from["members"][0]
-            if started_from
-            else base.metadata.get("training", {}) | {"recipe": "scripts/train_shipped_model.py"}
-        ]
+        "members": [base.metadata.get("training", {}) | {"recipe": "scripts/train_shipped_model.py"}]
         + [
-            record
-            | {"recipe": "this script", "epochs asked": args.epochs, "learning rate": args.learning_rate}
-            | (
-                {"fine-tuned from": f"member {number + 2} of the run below"}
-                if args.start_from
-                else {"widths": args.widths}
-            )
-            for number, record in enumerate(records)
+            record | {"recipe": "this script", "widths": args.widths, "epochs asked": args.epochs} for record in records
         ],
         "outlier exposure": {"kinds": seen, "unseen kinds": list(h._UNSEEN_NON_DIGITS), "weight": OUTLIER_WEIGHT},
         "data": {key: getattr(settings, key) for key in ("train_size", "val_size", "test_size", "seed", "image_size")},
@@ -231,10 +204,6 @@ def main(argv=None):
         "command": shlex.join(["python", "scripts/train_ensemble.py", *(sys.argv[1:] if argv is None else argv)]),
         "versions": {"torch": torch.__version__},
     }
-    if started_from:  # the run whose members were fine-tuned: its recipe, kinds, command and time
-        card["fine-tuned from"] = {
-            key: started_from[key] for key in ("members", "outlier exposure", "command", "seconds")
-        }
     path = h.save_network(ensemble, args.model_path, metadata=card)
     saved = h.load_network(path, "cpu")  # the figures of the file as saved: weights in float16
     card["results"] = figures(saved, loaders, ("train", "valid", "test"))
