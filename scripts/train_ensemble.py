@@ -163,6 +163,28 @@ def figures(net, loaders, splits):
     return results
 
 
+def new_members(args, loaders, outliers):
+    "The --members new networks, each trained with outlier exposure; (nets, a record of each for the card)."
+    nets, records = [], []
+    for number in range(args.members):
+        deadline = Deadline(args.minutes * 60 / args.members)
+        net, losses, seconds = train_member(args, number, loaders, outliers, deadline)
+        valid = h.score(net, loaders[1].x, loaders[1].y)["accuracy"]
+        print(f"member {number + 1}: {len(losses['train'])} epochs in {seconds:.0f} s, valid {valid:.4f}", flush=True)
+        nets.append(net)
+        records.append({"epochs": len(losses["train"]), "seconds": round(seconds, 1), "valid accuracy": valid})
+    return nets, records
+
+
+def calibrated(members, valid):
+    "The members as one MLPEnsemble, its temperature and threshold chosen on the validation loader `valid`."
+    ensemble = h.MLPEnsemble(members)
+    ensemble.temperature = fitted_temperature(ensemble, valid.x, valid.y)
+    confident = h.predict_proba(ensemble, valid.x).max(1).values
+    ensemble.threshold = torch.quantile(confident, 1 - ANSWERED_ON_VALIDATION).item()
+    return ensemble
+
+
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -173,20 +195,8 @@ def main(argv=None):
     seen = [kind for kind in h._NON_DIGIT_STROKES if kind not in h._UNSEEN_NON_DIGITS]
     outliers = base.preprocessing(h.non_digits(seen, args.drawings_per_kind, seed=1))
     print(f"{len(outliers)} drawings of {len(seen)} kinds for outlier exposure", flush=True)
-    members, records = [base], []
-    for number in range(args.members):
-        deadline = Deadline(args.minutes * 60 / args.members)
-        net, losses, seconds = train_member(args, number, loaders, outliers, deadline)
-        valid = h.score(net, loaders[1].x, loaders[1].y)["accuracy"]
-        print(f"member {number + 1}: {len(losses['train'])} epochs in {seconds:.0f} s, valid {valid:.4f}", flush=True)
-        members.append(net)
-        records.append({"epochs": len(losses["train"]), "seconds": round(seconds, 1), "valid accuracy": valid})
-    ensemble = h.MLPEnsemble(members)
-    ensemble.preprocessing = base.preprocessing
-    valid_x, valid_y = loaders[1].x, loaders[1].y
-    ensemble.temperature = fitted_temperature(ensemble, valid_x, valid_y)
-    confident = h.predict_proba(ensemble, valid_x).max(1).values
-    ensemble.threshold = torch.quantile(confident, 1 - ANSWERED_ON_VALIDATION).item()
+    members, records = new_members(args, loaders, outliers)
+    ensemble = calibrated([base, *members], loaders[1])
     seconds = time.perf_counter() - started
     card = {
         "decision": (
@@ -204,12 +214,17 @@ def main(argv=None):
         "command": shlex.join(["python", "scripts/train_ensemble.py", *(sys.argv[1:] if argv is None else argv)]),
         "versions": {"torch": torch.__version__},
     }
-    path = h.save_network(ensemble, args.model_path, metadata=card)
-    saved = h.load_network(path, "cpu")  # the figures of the file as saved: weights in float16
+    return save_with_figures(ensemble, args.model_path, card, loaders)
+
+
+def save_with_figures(ensemble, path, card, loaders):
+    "Save the ensemble, then save it again with the figures of the file as saved (weights in float16) on its card."
+    path = h.save_network(ensemble, path, metadata=card)
+    saved = h.load_network(path, "cpu")
     card["results"] = figures(saved, loaders, ("train", "valid", "test"))
-    card["training"] = {"seconds": round(seconds, 1), "engine used": "eager"}
-    path = h.save_network(saved, args.model_path, metadata=card)
-    print(f"temperature {saved.temperature}, threshold {saved.threshold:.4f}, {seconds:.0f} s in all")
+    card["training"] = {"seconds": card["seconds"], "engine used": "eager"}
+    path = h.save_network(saved, path, metadata=card)
+    print(f"temperature {saved.temperature}, threshold {saved.threshold:.4f}, {card['seconds']:.0f} s in all")
     for split, scores in card["results"].items():
         print(split, {key: round(value, 4) for key, value in scores.items()})
     print(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB)")
