@@ -16,6 +16,9 @@ shipped before this one) and the result copied into saved_models/ afterwards:
 
     git show 11180e3:saved_models/mnist_mlp.pt > runs/base_2048.pt
     MNIST_ROOT=../shared/mnist python scripts/train_ensemble.py --base runs/base_2048.pt
+
+On a GPU machine, new members can be trained apart (--device cuda --members-dir DIR: each saved there as it is done,
+one file per member, small enough to come back from a lent machine) and voted with the base here (--add-members).
 """
 
 import argparse
@@ -55,9 +58,20 @@ def parse_args(argv=None):
     parser.add_argument("--dataset-path", default=h.SETTINGS.dataset_path)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
-        "--precision", default="float32", help="bfloat16 only where the CPU has it natively (AVX-512 BF16, AMX)"
+        "--precision",
+        default="float32",
+        help="bfloat16 only on a GPU or a CPU that has it natively (AVX-512 BF16, AMX)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument("--device", default="cpu", help="where the new members train: cpu, cuda or cuda:n")
+    parser.add_argument("--first-seed", type=int, default=100, help="new member n is trained with seed first-seed + n")
+    parser.add_argument("--members-dir", help="save each new member there as it is done (member_<seed>.pt), then stop")
+    parser.add_argument(
+        "--add-members", nargs="+", help="members saved by --members-dir: voted with the base, not trained"
+    )
+    args = parser.parse_args(argv)
+    if args.members_dir and args.add_members:
+        parser.error("--members-dir trains members and --add-members reads them: give one of the two")
+    return args
 
 
 def first_member(path):
@@ -78,14 +92,14 @@ class PenAndOutliers:
     def pen(self, batch):
         "A third of the images drawn with a thicker pen, a sixth with a thinner one (3x3 max or min filter)."
         images = (batch - self.background).view(-1, 1, 28, 28)
-        which = torch.rand(len(batch), generator=self.generator)
+        which = torch.rand(len(batch), generator=self.generator).to(batch.device)
         thick, thin = F.max_pool2d(images, 3, 1, 1), -F.max_pool2d(-images, 3, 1, 1)
         images = torch.where((which < 1 / 3).view(-1, 1, 1, 1), thick, images)
         images = torch.where((which > 5 / 6).view(-1, 1, 1, 1), thin, images)
         return images.view(len(batch), -1) + self.background
 
     def __call__(self, batch):
-        rows = torch.randint(len(self.outliers), (len(batch) // 2,), generator=self.generator)
+        rows = torch.randint(len(self.outliers), (len(batch) // 2,), generator=self.generator).to(self.outliers.device)
         return torch.cat([self.pen(self.distort(batch)), self.pen(self.distort(self.outliers[rows]))])
 
 
@@ -98,22 +112,22 @@ def outlier_exposure_loss(logits, labels):
     return loss
 
 
-def train_member(args, number, loaders, outliers, deadline):
-    "One new member, trained with outlier exposure; (net, history, seconds)."
+def train_member(args, seed, loaders, outliers, deadline):
+    "One new member, trained with outlier exposure on args.device; (net on the CPU, history, seconds)."
+    device = h.resolve_device(args.device)
     train, valid = loaders[0], loaders[1]
     background = train.preprocessing(torch.zeros(1, 28, 28))[0, 0].item()
-    seed = 100 + number
-    augment = PenAndOutliers(RandomDistortion(background, seed=seed), outliers, background, seed)
+    augment = PenAndOutliers(RandomDistortion(background, seed=seed), outliers.to(device), background, seed)
     h.seed_everything(seed)
-    net = h.init_network(len(args.widths), 784, [*args.widths, 10], 0.1, device="cpu")
+    net = h.init_network(len(args.widths), 784, [*args.widths, 10], 0.1, device=device)
     started = time.perf_counter()
     options = dict(batch_size=256, seed=seed, schedule="onecycle", precision=args.precision, augment=augment)
     net, losses, _ = h.train(
         net,
-        train.x,
-        train.y,
-        valid.x,
-        valid.y,
+        train.x.to(device),
+        train.y.to(device),
+        valid.x.to(device),
+        valid.y.to(device),
         0.1,
         args.epochs,
         outlier_exposure_loss,
@@ -121,7 +135,7 @@ def train_member(args, number, loaders, outliers, deadline):
         on_epoch_end=deadline,
         **options,
     )
-    net.preprocessing = train.preprocessing
+    net.cpu().preprocessing = train.preprocessing
     return net, losses, time.perf_counter() - started
 
 
@@ -166,14 +180,26 @@ def figures(net, loaders, splits):
 def new_members(args, loaders, outliers):
     "The --members new networks, each trained with outlier exposure; (nets, a record of each for the card)."
     nets, records = [], []
-    for number in range(args.members):
+    for seed in range(args.first_seed, args.first_seed + args.members):
         deadline = Deadline(args.minutes * 60 / args.members)
-        net, losses, seconds = train_member(args, number, loaders, outliers, deadline)
+        net, losses, seconds = train_member(args, seed, loaders, outliers, deadline)
         valid = h.score(net, loaders[1].x, loaders[1].y)["accuracy"]
-        print(f"member {number + 1}: {len(losses['train'])} epochs in {seconds:.0f} s, valid {valid:.4f}", flush=True)
+        print(f"member of seed {seed}: {len(losses['train'])} epochs in {seconds:.0f} s, valid {valid:.4f}", flush=True)
+        record = {"epochs": len(losses["train"]), "seconds": round(seconds, 1), "valid accuracy": valid, "seed": seed}
+        record |= {"widths": args.widths, "epochs asked": args.epochs, "precision": args.precision}
+        record["device"] = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu"
+        if args.members_dir:  # one member per file, as a one-member ensemble: float16, so a 2048-wide one is 12 MB
+            path = Path(args.members_dir) / f"member_{seed}.pt"
+            print(f"saved {h.save_network(h.MLPEnsemble([net]), path, metadata={'member': record})}", flush=True)
         nets.append(net)
-        records.append({"epochs": len(losses["train"]), "seconds": round(seconds, 1), "valid accuracy": valid})
+        records.append(record)
     return nets, records
+
+
+def saved_members(files):
+    "The members --members-dir saved, back on the CPU; (nets, the record each file holds)."
+    nets = [first_member(file) for file in files]
+    return nets, [h.load_network(file, "cpu").metadata.get("member", {"file": str(file)}) for file in files]
 
 
 def calibrated(members, valid):
@@ -193,9 +219,14 @@ def main(argv=None):
     settings = h.SETTINGS.replace(dataset_path=args.dataset_path, image_size=28, use_gpu="cpu")
     loaders = h.load_data(settings, "cpu", preprocessing=base.preprocessing)
     seen = [kind for kind in h._NON_DIGIT_STROKES if kind not in h._UNSEEN_NON_DIGITS]
-    outliers = base.preprocessing(h.non_digits(seen, args.drawings_per_kind, seed=1))
-    print(f"{len(outliers)} drawings of {len(seen)} kinds for outlier exposure", flush=True)
-    members, records = new_members(args, loaders, outliers)
+    if args.add_members:
+        members, records = saved_members(args.add_members)
+    else:
+        outliers = base.preprocessing(h.non_digits(seen, args.drawings_per_kind, seed=1))
+        print(f"{len(outliers)} drawings of {len(seen)} kinds for outlier exposure", flush=True)
+        members, records = new_members(args, loaders, outliers)
+        if args.members_dir:
+            return Path(args.members_dir)
     ensemble = calibrated([base, *members], loaders[1])
     seconds = time.perf_counter() - started
     card = {
@@ -204,9 +235,7 @@ def main(argv=None):
             f"the surest probability that {ANSWERED_ON_VALIDATION:.1%} of the validation digits reach"
         ),
         "members": [base.metadata.get("training", {}) | {"recipe": "scripts/train_shipped_model.py"}]
-        + [
-            record | {"recipe": "this script", "widths": args.widths, "epochs asked": args.epochs} for record in records
-        ],
+        + [{"recipe": "this script"} | record for record in records],
         "outlier exposure": {"kinds": seen, "unseen kinds": list(h._UNSEEN_NON_DIGITS), "weight": OUTLIER_WEIGHT},
         "data": {key: getattr(settings, key) for key in ("train_size", "val_size", "test_size", "seed", "image_size")},
         "seconds": round(seconds, 1),

@@ -1,6 +1,7 @@
 """The GPU path, on a machine with CUDA (skipped elsewhere, as in CI): both engines agree there for every optimizer,
 schedule and loss the CPU tests cover; the hand-written backward is autograd's; seeds stacked train as each alone;
-the CUDA dropout masks drop their share; a seed repeats; models move between the GPU and the CPU.
+the CUDA dropout masks drop their share; a seed repeats; models move between the GPU and the CPU; the ensemble
+script trains a member there.
 
 Tolerances: float32 on a GPU rounds like a CPU (about 1e-7 of a value per operation) but sums in another order and
 splits matrix products otherwise, so results that agree to a few 1e-7 on one device agree to about 1e-6 across
@@ -97,3 +98,19 @@ def test_a_model_saved_on_the_gpu_loads_on_the_cpu_and_back(tmp_path, tiny_loade
     assert next(back.parameters()).device.type == "cuda"
     x = tiny_loaders[2].x
     assert torch.equal(helpers.test(back, None, x.to(CUDA)), helpers.test(on_cpu, None, x))
+
+
+def test_the_ensemble_script_trains_a_member_on_the_gpu_in_bfloat16(
+    trained_tiny, tiny_loaders, idx_root, tmp_path, monkeypatch
+):
+    "scripts/train_ensemble.py --device cuda --members-dir, as a lent GPU would run it: the member's file says where."
+    from test_not_a_digit import ensemble_script
+
+    train_ensemble, paths = ensemble_script(trained_tiny, tiny_loaders, idx_root, tmp_path, monkeypatch)
+    options = ["--members", "1", "--widths", "16", "--epochs", "2", "--drawings-per-kind", "3", "--device", "cuda"]
+    folder = train_ensemble.main([*options, *paths, "--precision", "bfloat16", "--members-dir", str(tmp_path)])
+    saved = helpers.load_network(folder / "member_100.pt", "cpu")
+    record = saved.metadata["member"]
+    assert record["device"] == torch.cuda.get_device_name() and record["epochs"] == 2
+    valid = helpers.score(saved, tiny_loaders[1].x, tiny_loaders[1].y)["accuracy"]
+    assert record["valid accuracy"] == pytest.approx(valid, abs=0.02)  # saved in float16: a digit may flip

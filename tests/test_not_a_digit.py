@@ -141,10 +141,8 @@ def test_main_loads_an_ensemble_and_shows_what_its_file_does_not_record(voters, 
     assert parameters["optimizer"] == "not recorded" and parameters["neurons_per_layer"] == "not recorded"
 
 
-def test_the_ensemble_script_votes_calibrates_on_validation_and_records_its_run(
-    trained_tiny, tiny_loaders, idx_root, tmp_path, monkeypatch
-):
-    "scripts/train_ensemble.py, small: the base plus one member with outlier exposure, T and threshold from validation."
+def ensemble_script(trained_tiny, tiny_loaders, idx_root, tmp_path, monkeypatch):
+    "(scripts/train_ensemble.py as a module, its --base and --dataset-path for a tiny base saved in tmp_path)."
     import sys
 
     sys.path.insert(0, str(helpers.NOTEBOOK.parent / "scripts"))
@@ -154,8 +152,15 @@ def test_the_ensemble_script_votes_calibrates_on_validation_and_records_its_run(
     base.preprocessing = tiny_loaders[0].preprocessing
     helpers.save_network(base, tmp_path / "base.pt")
     monkeypatch.setattr(helpers, "SETTINGS", helpers.SETTINGS.replace(train_size=200, val_size=100, test_size=100))
+    return train_ensemble, ["--base", str(tmp_path / "base.pt"), "--dataset-path", str(idx_root)]
+
+
+def test_the_ensemble_script_votes_calibrates_on_validation_and_records_its_run(
+    trained_tiny, tiny_loaders, idx_root, tmp_path, monkeypatch
+):
+    "scripts/train_ensemble.py, small: the base plus one member with outlier exposure, T and threshold from validation."
+    train_ensemble, paths = ensemble_script(trained_tiny, tiny_loaders, idx_root, tmp_path, monkeypatch)
     options = ["--members", "1", "--widths", "16", "--epochs", "2", "--drawings-per-kind", "3", "--threads", "1"]
-    paths = ["--base", str(tmp_path / "base.pt"), "--dataset-path", str(idx_root)]
     path = train_ensemble.main([*options, *paths, "--model-path", str(tmp_path / "out" / "ensemble.pt")])
 
     ensemble = helpers.load_network(path, "cpu")
@@ -174,3 +179,28 @@ def test_the_ensemble_script_votes_calibrates_on_validation_and_records_its_run(
     assert card["command"].startswith("python scripts/train_ensemble.py --members 1")
     assert card["data"] == {"train_size": 200, "val_size": 100, "test_size": 100, "seed": 0, "image_size": 28}
     assert card["members"][1]["epochs"] == 2 and card["members"][0]["recipe"] == "scripts/train_shipped_model.py"
+
+
+def test_the_ensemble_script_trains_members_apart_and_votes_them_later(
+    trained_tiny, tiny_loaders, idx_root, tmp_path, monkeypatch
+):
+    "--members-dir saves each new member in a file of its own (as on a lent GPU); --add-members votes them untrained."
+    train_ensemble, paths = ensemble_script(trained_tiny, tiny_loaders, idx_root, tmp_path, monkeypatch)
+    options = ["--members", "2", "--widths", "16", "--epochs", "1", "--drawings-per-kind", "3", "--threads", "1"]
+    folder = train_ensemble.main([*options, *paths, "--first-seed", "7", "--members-dir", str(tmp_path / "members")])
+    files = sorted(folder.glob("*.pt"))
+    assert [file.name for file in files] == ["member_7.pt", "member_8.pt"]  # no ensemble: that is --add-members' job
+    apart = [helpers.load_network(file, "cpu") for file in files]
+    assert all(isinstance(saved, helpers.MLPEnsemble) and len(saved.members) == 1 for saved in apart)
+    assert [saved.metadata["member"]["seed"] for saved in apart] == [7, 8]
+    assert apart[0].metadata["member"]["device"] == "cpu" and apart[0].metadata["member"]["widths"] == [16]
+
+    arguments = [*paths, "--threads", "1", "--model-path", str(tmp_path / "voted.pt")]
+    ensemble = helpers.load_network(train_ensemble.main([*arguments, "--add-members", *map(str, files)]), "cpu")
+    assert len(ensemble.members) == 3 and ensemble.threshold is not None
+    for member, saved in zip(ensemble.members[1:], apart):
+        for voted, alone in zip(member.state_dict().values(), saved.members[0].state_dict().values()):
+            assert torch.equal(voted, alone)  # the very weights saved apart, not trained again
+    assert [record["seed"] for record in ensemble.metadata["members"][1:]] == [7, 8]
+    with pytest.raises(SystemExit):  # train and read at once: refused
+        train_ensemble.parse_args(["--members-dir", "x", "--add-members", "y"])
