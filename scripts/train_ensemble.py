@@ -44,6 +44,9 @@ OUTLIER_WEIGHT = 0.5  # Hendrycks et al.'s lambda for the outliers' loss
 ANSWERED_ON_VALIDATION = 0.995  # the threshold lets this share of the validation digits through
 
 
+TRAINING_OPTIONS = {"members", "widths", "epochs", "drawings_per_kind", "minutes", "precision", "device", "first_seed"}
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -66,20 +69,36 @@ def parse_args(argv=None):
     parser.add_argument("--first-seed", type=int, default=100, help="new member n is trained with seed first-seed + n")
     parser.add_argument("--members-dir", help="save each new member there as it is done (member_<seed>.pt), then stop")
     parser.add_argument(
-        "--add-members", nargs="+", help="members saved by --members-dir: voted with the base, not trained"
+        "--add-members", nargs="+", help="model files (--members-dir's, or an ensemble): their members vote, untrained"
     )
+    parser.add_argument("--skip-test", action="store_true", help="figures of train and valid only: a candidate's")
     args = parser.parse_args(argv)
+    given = {name for name, value in vars(args).items() if value != parser.get_default(name)}
     if args.members_dir and args.add_members:
         parser.error("--members-dir trains members and --add-members reads them: give one of the two")
+    if args.add_members and given & TRAINING_OPTIONS:
+        parser.error(f"--add-members trains nothing: {sorted(given & TRAINING_OPTIONS)} would be ignored")
+    if args.members_dir and given & {"model_path", "skip_test"}:
+        parser.error("--members-dir saves the members alone: --model-path and --skip-test would be ignored")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: CUDA is not available here")
+    seeds = range(args.first_seed, args.first_seed + args.members)
+    outputs = [Path(args.members_dir) / f"member_{seed}.pt" for seed in seeds] if args.members_dir else []
+    taken = [str(path) for path in outputs or [Path(args.model_path)] if path.exists()]
+    if taken:
+        parser.error(f"{', '.join(taken)} exists: move it away, or choose another --model-path or --first-seed")
     return args
 
 
-def first_member(path):
-    "The --base network: an MLP file, or the first member of an ensemble file (this script's own output)."
+def members_of(path):
+    "[(network, its record)] of a model file: an MLP file's one network, or each member of an ensemble file."
     net = h.load_network(path, "cpu")
-    member = net.members[0] if isinstance(net, h.MLPEnsemble) else net
-    member.preprocessing = net.preprocessing
-    return member
+    if not isinstance(net, h.MLPEnsemble):
+        return [(net, net.metadata.get("training", {}) | {"file": str(path)})]
+    records = net.metadata.get("members") or [net.metadata.get("member", {})] * len(net.members)
+    for member in net.members:
+        member.preprocessing = net.preprocessing
+    return [(member, {"file": str(path)} | record) for member, record in zip(net.members, records, strict=True)]
 
 
 class PenAndOutliers:
@@ -177,7 +196,7 @@ def figures(net, loaders, splits):
     return results
 
 
-def new_members(args, loaders, outliers):
+def new_members(args, loaders, outliers, argv=None):
     "The --members new networks, each trained with outlier exposure; (nets, a record of each for the card)."
     nets, records = [], []
     for seed in range(args.first_seed, args.first_seed + args.members):
@@ -187,7 +206,14 @@ def new_members(args, loaders, outliers):
         print(f"member of seed {seed}: {len(losses['train'])} epochs in {seconds:.0f} s, valid {valid:.4f}", flush=True)
         record = {"epochs": len(losses["train"]), "seconds": round(seconds, 1), "valid accuracy": valid, "seed": seed}
         record |= {"widths": args.widths, "epochs asked": args.epochs, "precision": args.precision}
-        record["device"] = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu"
+        device = h.resolve_device(args.device)
+        record["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+        record |= {
+            "drawings per kind": args.drawings_per_kind,
+            "machine": machine_description(),
+            "command": command(argv),
+        }
+        record["torch"] = torch.__version__
         if args.members_dir:  # one member per file, as a one-member ensemble: float16, so a 2048-wide one is 12 MB
             path = Path(args.members_dir) / f"member_{seed}.pt"
             print(f"saved {h.save_network(h.MLPEnsemble([net]), path, metadata={'member': record})}", flush=True)
@@ -196,10 +222,25 @@ def new_members(args, loaders, outliers):
     return nets, records
 
 
-def saved_members(files):
-    "The members --members-dir saved, back on the CPU; (nets, the record each file holds)."
-    nets = [first_member(file) for file in files]
-    return nets, [h.load_network(file, "cpu").metadata.get("member", {"file": str(file)}) for file in files]
+def saved_members(files, base):
+    "Every member of the --add-members files but the base itself (as saved in float16, too); (nets, records)."
+    pairs = []
+    for file in files:
+        for net, record in members_of(file):
+            if net.preprocessing != base.preprocessing:
+                raise ValueError(f"{file}: its members normalise their inputs otherwise than the base: cannot vote")
+            if record.get("epochs", math.inf) < record.get("epochs asked", 0):  # stopped by --minutes
+                print(f"warning: {file} stopped after {record['epochs']} of {record['epochs asked']} epochs")
+            if not same_weights(net, base):
+                pairs.append((net, record))
+    return [net for net, _ in pairs], [record for _, record in pairs]
+
+
+def same_weights(net, other):
+    "Whether two networks hold the same weights, once both are rounded to float16 (as an ensemble file stores them)."
+    mine, theirs = net.state_dict(), other.state_dict()
+    same_shapes = [(k, v.shape) for k, v in mine.items()] == [(k, v.shape) for k, v in theirs.items()]
+    return same_shapes and all(torch.equal(mine[key].half(), theirs[key].half()) for key in mine)
 
 
 def calibrated(members, valid):
@@ -215,16 +256,16 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    base = first_member(args.base)
+    base, base_record = members_of(args.base)[0]  # an ensemble file's first member: its base
     settings = h.SETTINGS.replace(dataset_path=args.dataset_path, image_size=28, use_gpu="cpu")
     loaders = h.load_data(settings, "cpu", preprocessing=base.preprocessing)
     seen = [kind for kind in h._NON_DIGIT_STROKES if kind not in h._UNSEEN_NON_DIGITS]
     if args.add_members:
-        members, records = saved_members(args.add_members)
+        members, records = saved_members(args.add_members, base)
     else:
         outliers = base.preprocessing(h.non_digits(seen, args.drawings_per_kind, seed=1))
         print(f"{len(outliers)} drawings of {len(seen)} kinds for outlier exposure", flush=True)
-        members, records = new_members(args, loaders, outliers)
+        members, records = new_members(args, loaders, outliers, argv)
         if args.members_dir:
             return Path(args.members_dir)
     ensemble = calibrated([base, *members], loaders[1])
@@ -234,23 +275,34 @@ def main(argv=None):
             "not a digit where the surest of the averaged, temperature-scaled probabilities is under the threshold: "
             f"the surest probability that {ANSWERED_ON_VALIDATION:.1%} of the validation digits reach"
         ),
-        "members": [base.metadata.get("training", {}) | {"recipe": "scripts/train_shipped_model.py"}]
+        "members": [{"recipe": "scripts/train_shipped_model.py"} | base_record]
         + [{"recipe": "this script"} | record for record in records],
         "outlier exposure": {"kinds": seen, "unseen kinds": list(h._UNSEEN_NON_DIGITS), "weight": OUTLIER_WEIGHT},
         "data": {key: getattr(settings, key) for key in ("train_size", "val_size", "test_size", "seed", "image_size")},
         "seconds": round(seconds, 1),
+        "the seconds cover": "voting members trained before (each record has its own seconds)"
+        if args.add_members
+        else "training the new members, then voting",
         "machine": machine_description(),
-        "command": shlex.join(["python", "scripts/train_ensemble.py", *(sys.argv[1:] if argv is None else argv)]),
+        "command": command(argv),
         "versions": {"torch": torch.__version__},
     }
+    if args.skip_test:
+        card["test split"] = "not looked at"
     return save_with_figures(ensemble, args.model_path, card, loaders)
+
+
+def command(argv):
+    "This run's command line, as a card records it."
+    return shlex.join(["python", "scripts/train_ensemble.py", *(sys.argv[1:] if argv is None else argv)])
 
 
 def save_with_figures(ensemble, path, card, loaders):
     "Save the ensemble, then save it again with the figures of the file as saved (weights in float16) on its card."
     path = h.save_network(ensemble, path, metadata=card)
     saved = h.load_network(path, "cpu")
-    card["results"] = figures(saved, loaders, ("train", "valid", "test"))
+    splits = ("train", "valid") if card.get("test split") == "not looked at" else ("train", "valid", "test")
+    card["results"] = figures(saved, loaders, splits)
     card["training"] = {"seconds": card["seconds"], "engine used": "eager"}
     path = h.save_network(saved, path, metadata=card)
     print(f"temperature {saved.temperature}, threshold {saved.threshold:.4f}, {card['seconds']:.0f} s in all")

@@ -202,5 +202,23 @@ def test_the_ensemble_script_trains_members_apart_and_votes_them_later(
         for voted, alone in zip(member.state_dict().values(), saved.members[0].state_dict().values()):
             assert torch.equal(voted, alone)  # the very weights saved apart, not trained again
     assert [record["seed"] for record in ensemble.metadata["members"][1:]] == [7, 8]
-    with pytest.raises(SystemExit):  # train and read at once: refused
-        train_ensemble.parse_args(["--members-dir", "x", "--add-members", "y"])
+
+    # an ensemble file's members, its base once (a candidate: its card keeps off the test split)
+    voted = str(tmp_path / "voted.pt")
+    arguments = ["--base", voted, "--dataset-path", str(idx_root), "--threads", "1", "--skip-test"]
+    again = train_ensemble.main([*arguments, "--add-members", voted, "--model-path", str(tmp_path / "again.pt")])
+    again = helpers.load_network(again, "cpu")
+    assert len(again.members) == 3 and again.metadata["test split"] == "not looked at"
+    assert set(again.metadata["results"]) == {"train", "valid"}
+    assert [record.get("seed") for record in again.metadata["members"]] == [None, 7, 8]
+    for copy, member in zip(again.members, ensemble.members):
+        assert all(torch.equal(a, b) for a, b in zip(copy.state_dict().values(), member.state_dict().values()))
+    refused = [
+        ["--members-dir", "x", "--add-members", "y"],  # train and read at once
+        ["--add-members", "y", "--epochs", "9"],  # an option that would be ignored
+        ["--members-dir", str(folder), "--first-seed", "8"],  # member_8.pt is there: never overwritten
+        ["--model-path", voted],  # nor is a model
+    ]
+    for arguments in refused:
+        with pytest.raises(SystemExit):
+            train_ensemble.parse_args(arguments)
