@@ -18,6 +18,10 @@ NOTEBOOK, CARD, README = (
     REPO / "README.md",
 )
 START, END = "<!-- results: python scripts/results_table.py --write -->", "<!-- /results -->"
+MEMBER_RUN = (  # the new member's own run (its card predates members recording their command)
+    "`MNIST_ROOT=../shared/mnist python scripts/train_ensemble.py --widths 2048 2048 --epochs 100 --members 1 "
+    "--minutes 85 --base runs/base_2048.pt --members-dir runs/members --first-seed 200`"
+)
 RUN = "`MNIST_ROOT=../shared/mnist jupyter nbconvert --to notebook --execute --inplace MNIST_Classification.ipynb`"
 
 
@@ -34,12 +38,14 @@ def rows():
     main_run = cell_output("trained = main(")
     test = re.search(r"^test\s+([\d.]+)\s+([\d.]+)", main_run, re.M)
     shipped = json.loads(CARD.read_text(encoding="utf-8"))["metadata"]
-    results, seconds = shipped["results"]["test"], shipped["training"]["seconds"]
+    results = shipped["results"]["test"]
+    new_members = [member for member in shipped["members"] if member.get("recipe") == "this script"]
+    seconds = sum(member["seconds"] for member in new_members)
     heading, *lines = cell_output("figures = {").strip().splitlines()
     if heading != "The shipped model":  # the committed run must be of saved_models/, not of a stand-in
         raise SystemExit(f"the notebook's committed run did not use the shipped model: {heading!r}")
     figures = dict(line.rsplit(None, 1) for line in lines if line.strip() and not line.startswith("("))
-    train_ensemble = "`MNIST_ROOT=../shared/mnist python scripts/train_ensemble.py --base runs/base_2048.pt`"
+    train_ensemble = f"`MNIST_ROOT=../shared/mnist {shipped['command']}`"  # the vote: its members were trained before
     return [
         ("`main()`'s default network: test accuracy (loss)", f"{float(test[2]):.4f} ({float(test[1]):.4f})", RUN),
         ("the shipped model: test accuracy, every digit answered", f"{results['accuracy']:.4f}", train_ensemble),
@@ -52,9 +58,9 @@ def rows():
             if name.startswith(("non-", "sci"))
         ],
         (
-            "the ensemble script's run (its four new members), on a 2-core CPU",
+            f"the shipped model's training beyond its base ({len(new_members)} member), on a 2-core CPU",
             f"{seconds / 60:.0f} minutes",
-            train_ensemble,
+            MEMBER_RUN,
         ),
     ]
 

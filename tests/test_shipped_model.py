@@ -13,8 +13,9 @@ from torch import nn
 import helpers
 
 # An ensemble of fully connected networks, weights in float16: 40 MiB at most (the GPU check carries the repository
-# to a machine that takes 64 MiB in all). Its card's time: the ensemble script's whole run, on a 2-core CPU.
-LIMIT_BYTES, LIMIT_SECONDS = 40 * 2**20, 60 * 60
+# to a machine that takes 64 MiB in all). Its time: the ensemble script's vote and the members it trained (each
+# record has its seconds), on a 2-core CPU: an hour and a half at most (the base's own run is on its own card).
+LIMIT_BYTES, LIMIT_SECONDS = 40 * 2**20, 90 * 60
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,8 @@ def test_is_a_small_plain_data_file_with_a_readable_card():
     assert card["config"] == payload["config"] and card["preprocessing"] == payload["preprocessing"]
     for key in ("decision", "members", "outlier exposure", "training", "results", "machine", "versions", "command"):
         assert key in card["metadata"]
-    assert card["metadata"]["training"]["seconds"] <= LIMIT_SECONDS
+    trained = [member["seconds"] for member in card["metadata"]["members"] if member.get("recipe") == "this script"]
+    assert trained and card["metadata"]["training"]["seconds"] + sum(trained) <= LIMIT_SECONDS
 
 
 def test_is_fully_connected_networks_that_vote(shipped):
@@ -62,15 +64,16 @@ def test_reproduces_the_figures_on_its_card(test_split, shipped):
 
 
 def test_answers_digits_and_declines_what_is_no_digit(test_split, shipped):
-    """Measured as section 10a measures them. Floors at today's model: the issue's targets that it meets (coverage at
-    least 0.99, ECE at most 0.01) and, for those it does not yet (test accuracy 0.996, accuracy on the answered 0.997,
-    unseen kinds declined 0.8), a few images or drawings under the committed run's (0.9943, 0.9959; 0.984 of the
-    seen kinds and 0.67 of the unseen), so that another CPU's rounding of a borderline case does not fail them."""
+    """Measured as section 10a measures them. Floors at today's model: the issue's targets that it meets with room
+    (coverage at least 0.99, ECE at most 0.01) and, for the others, a few images or drawings under the committed
+    run's (test accuracy 0.9943 against the goal 0.996; on the answered 0.9972, just over the goal 0.997; 0.9855 of
+    the seen kinds; 0.675 of the unseen against the goal 0.8), so that another CPU's rounding of a borderline case
+    does not fail them."""
     probabilities = helpers.predict_proba(shipped, test_split.x)
     confidence, predicted = probabilities.max(1)
     right, answered = predicted == test_split.y, confidence >= shipped.threshold
     assert right.float().mean() >= 0.9940 and answered.float().mean() >= 0.99
-    assert right[answered].float().mean() >= 0.9955
+    assert right[answered].float().mean() >= 0.9968
     assert helpers.calibration(probabilities, test_split.y)[0] <= 0.01
     seen = [kind for kind in helpers._NON_DIGIT_STROKES if kind not in helpers._UNSEEN_NON_DIGITS]
     for kinds, floor in ((seen, 0.98), (helpers._UNSEEN_NON_DIGITS, 0.66)):
