@@ -56,6 +56,38 @@ def row(label, valid_scores, right, drawing_scores, answered):
     return f"| {label} | " + " | ".join(f"{value:.4f}" for value in (*figures, declined)) + " |"
 
 
+def vote_rows(ensemble, valid, drawings, answered):
+    "The table's rows for each weight of the base's vote, with and without shifted copies."
+    background = ensemble.preprocessing(torch.zeros(1, 28, 28))[0, 0].item()
+    count, rows = len(ensemble.members), []
+    for shifts in (False, True):
+        views = (lambda x: shifted(x, background)) if shifts else (lambda x: [x])
+        logits, drawing_logits = member_logits(ensemble, views(valid.x)), member_logits(ensemble, views(drawings))
+        for base_weight in (1 / count, 0.3, 0.4, 0.5, 0.6):
+            weights = torch.tensor([base_weight] + [(1 - base_weight) / (count - 1)] * (count - 1))
+            temperature = fitted_temperature(logits, weights, valid.y)
+            probabilities, drawn = vote(logits, weights, temperature), vote(drawing_logits, weights, temperature)
+            confident, predicted = probabilities.max(1)
+            label = (
+                f"base weight {base_weight:.2f}{', shifted copies' if shifts else ''}, temperature {temperature:.2f}"
+            )
+            rows.append(row(label, confident, predicted == valid.y, drawn.max(1).values, answered))
+    return rows
+
+
+def scores(member_logits, temperature):
+    "({score's name: one score per image, lower meaning surer no digit}, the averaged vote's digits)."
+    each = F.softmax(member_logits / temperature, -1)
+    averaged = each.mean(0)
+    return {
+        "surest averaged probability (shipped)": averaged.max(1).values,
+        "negative entropy of the average": (averaged * averaged.clamp_min(1e-30).log()).sum(1),
+        "surest probability of the least sure member": each.max(2).values.min(0).values,
+        "energy (log-sum-exp of the mean logits)": torch.logsumexp(member_logits.mean(0) / temperature, 1),
+        "surest averaged probability less the members' spread": averaged.max(1).values - each.std(0).sum(1),
+    }, averaged.argmax(1)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="saved_models/mnist_mlp.pt")
@@ -69,49 +101,24 @@ def main(argv=None):
     valid = h.load_data(settings, "cpu", preprocessing=ensemble.preprocessing)[1]
     seen = [kind for kind in h._NON_DIGIT_STROKES if kind not in h._UNSEEN_NON_DIGITS]
     drawings = ensemble.preprocessing(h.non_digits(seen, args.drawings_per_kind, seed=2024))  # not training's seed 1
-    background = ensemble.preprocessing(torch.zeros(1, 28, 28))[0, 0].item()
     header = "| accuracy, every digit answered | answered | accuracy on the answered | seen kinds declined |"
     print(f"{len(valid.y)} validation digits, {len(drawings)} fresh drawings of {len(seen)} seen kinds\n")
-
-    print(f"| vote {header}\n| --- | ---: | ---: | ---: | ---: |")
-    count = len(ensemble.members)
-    for shifts in (False, True):
-        views = (lambda x: shifted(x, background)) if shifts else (lambda x: [x])
-        logits, drawing_logits = member_logits(ensemble, views(valid.x)), member_logits(ensemble, views(drawings))
-        for base_weight in (1 / count, 0.3, 0.4, 0.5, 0.6):
-            weights = torch.tensor([base_weight] + [(1 - base_weight) / (count - 1)] * (count - 1))
-            temperature = fitted_temperature(logits, weights, valid.y)
-            probabilities, drawn = vote(logits, weights, temperature), vote(drawing_logits, weights, temperature)
-            confident, predicted = probabilities.max(1)
-            label = (
-                f"base weight {base_weight:.2f}{', shifted copies' if shifts else ''}, temperature {temperature:.2f}"
-            )
-            print(row(label, confident, predicted == valid.y, drawn.max(1).values, args.answered))
+    print(
+        f"| vote {header}\n| --- | ---: | ---: | ---: | ---: |",
+        *vote_rows(ensemble, valid, drawings, args.answered),
+        sep="\n",
+    )
 
     logits, drawing_logits = (member_logits(ensemble, [x])[:, 0] for x in (valid.x, drawings))
+    (valid_scores, predicted), (drawing_scores, _) = (scores(x, ensemble.temperature) for x in (logits, drawing_logits))
     print(f"\n| score {header}\n| --- | ---: | ---: | ---: | ---: |")
-
-    def scores(member_logits):
-        each = F.softmax(member_logits / ensemble.temperature, -1)
-        averaged = each.mean(0)
-        return {
-            "surest averaged probability (shipped)": averaged.max(1).values,
-            "negative entropy of the average": (averaged * averaged.clamp_min(1e-30).log()).sum(1),
-            "surest probability of the least sure member": each.max(2).values.min(0).values,
-            "energy (log-sum-exp of the mean logits)": torch.logsumexp(member_logits.mean(0) / ensemble.temperature, 1),
-            "surest averaged probability less the members' spread": averaged.max(1).values - each.std(0).sum(1),
-        }, averaged.argmax(1)
-
-    (valid_scores, predicted), (drawing_scores, _) = scores(logits), scores(drawing_logits)
     for name in valid_scores:
         print(row(name, valid_scores[name], predicted == valid.y, drawing_scores[name], args.answered))
 
     print(f"\n| validation digits let through {header}\n| --- | ---: | ---: | ---: | ---: |")
-    shipped = valid_scores["surest averaged probability (shipped)"]
+    shipped, drawn = valid_scores["surest averaged probability (shipped)"], next(iter(drawing_scores.values()))
     for answered in (0.995, 0.993, 0.99, 0.985, 0.98):
-        print(
-            row(f"{answered:.1%}", shipped, predicted == valid.y, drawing_scores[next(iter(drawing_scores))], answered)
-        )
+        print(row(f"{answered:.1%}", shipped, predicted == valid.y, drawn, answered))
 
 
 if __name__ == "__main__":

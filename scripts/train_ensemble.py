@@ -72,7 +72,11 @@ def parse_args(argv=None):
         "--add-members", nargs="+", help="model files (--members-dir's, or an ensemble): their members vote, untrained"
     )
     parser.add_argument("--skip-test", action="store_true", help="figures of train and valid only: a candidate's")
-    args = parser.parse_args(argv)
+    return refuse_conflicts(parser, parser.parse_args(argv))
+
+
+def refuse_conflicts(parser, args):
+    "args, unless they mix the modes, give an option their mode ignores, ask for a missing GPU or would overwrite."
     given = {name for name, value in vars(args).items() if value != parser.get_default(name)}
     if args.members_dir and args.add_members:
         parser.error("--members-dir trains members and --add-members reads them: give one of the two")
