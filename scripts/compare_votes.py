@@ -13,14 +13,15 @@ vote. Prints markdown tables (docs/shipped_model.md quotes them):
 """
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
+from train_ensemble import TEMPERATURES  # noqa: E402
+
 import helpers as h  # noqa: E402
 
 
@@ -43,8 +44,7 @@ def vote(logits, weights, temperature):
 
 def fitted_temperature(logits, weights, y):
     "The temperature that minimises the vote's validation loss, on train_ensemble.py's grid (0.2 to 5, steps of 1%)."
-    grid = torch.logspace(math.log10(0.2), math.log10(5), 325).tolist()
-    return min(grid, key=lambda t: F.nll_loss(vote(logits, weights, t).clamp_min(1e-30).log(), y).item())
+    return min(TEMPERATURES, key=lambda t: F.nll_loss(vote(logits, weights, t).clamp_min(1e-30).log(), y).item())
 
 
 def row(label, valid_scores, right, drawing_scores, answered):

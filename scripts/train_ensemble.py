@@ -42,6 +42,7 @@ import helpers as h  # noqa: E402
 
 OUTLIER_WEIGHT = 0.5  # Hendrycks et al.'s lambda for the outliers' loss
 ANSWERED_ON_VALIDATION = 0.995  # the threshold lets this share of the validation digits through
+TEMPERATURES = torch.logspace(math.log10(0.2), math.log10(5), 325).tolist()  # 0.2 to 5, in steps of 1%
 
 
 TRAINING_OPTIONS = {"members", "widths", "epochs", "drawings_per_kind", "minutes", "precision", "device", "first_seed"}
@@ -166,7 +167,7 @@ def fitted_temperature(ensemble, x, y):
     "The temperature (0.2 to 5, in steps of 1%) that minimises the averaged probabilities' loss on (x, y)."
     logits = [h._logits_of(member, x) for member in ensemble.members]
     losses = {}
-    for temperature in torch.logspace(math.log10(0.2), math.log10(5), 325).tolist():
+    for temperature in TEMPERATURES:
         averaged = torch.stack([F.softmax(member / temperature, 1) for member in logits]).mean(0)
         losses[round(temperature, 3)] = F.nll_loss(averaged.clamp_min(1e-30).log(), y).item()
     return min(losses, key=losses.get)
@@ -203,21 +204,18 @@ def figures(net, loaders, splits):
 def new_members(args, loaders, outliers, argv=None):
     "The --members new networks, each trained with outlier exposure; (nets, a record of each for the card)."
     nets, records = [], []
+    device = h.resolve_device(args.device)
+    run = {"widths": args.widths, "epochs asked": args.epochs, "precision": args.precision}  # each member's alike
+    run["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    run |= {"drawings per kind": args.drawings_per_kind, "machine": machine_description(), "command": command(argv)}
+    run["torch"] = torch.__version__
     for seed in range(args.first_seed, args.first_seed + args.members):
         deadline = Deadline(args.minutes * 60 / args.members)
         net, losses, seconds = train_member(args, seed, loaders, outliers, deadline)
         valid = h.score(net, loaders[1].x, loaders[1].y)["accuracy"]
         print(f"member of seed {seed}: {len(losses['train'])} epochs in {seconds:.0f} s, valid {valid:.4f}", flush=True)
         record = {"epochs": len(losses["train"]), "seconds": round(seconds, 1), "valid accuracy": valid, "seed": seed}
-        record |= {"widths": args.widths, "epochs asked": args.epochs, "precision": args.precision}
-        device = h.resolve_device(args.device)
-        record["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-        record |= {
-            "drawings per kind": args.drawings_per_kind,
-            "machine": machine_description(),
-            "command": command(argv),
-        }
-        record["torch"] = torch.__version__
+        record |= run
         if args.members_dir:  # one member per file, as a one-member ensemble: float16, so a 2048-wide one is 12 MB
             path = Path(args.members_dir) / f"member_{seed}.pt"
             print(f"saved {h.save_network(h.MLPEnsemble([net]), path, metadata={'member': record})}", flush=True)
