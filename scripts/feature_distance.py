@@ -11,6 +11,7 @@ markdown table (docs/shipped_model.md quotes it):
 """
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -21,11 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import helpers as h  # noqa: E402
 
 
-@torch.no_grad()
 def hidden(member, layer, x):
-    "The member's activations after its `layer`-th hidden ReLU (1 or 2), in eval mode."
-    body = nn.Sequential(*list(member.eval())[: 3 * layer]).eval()  # Flatten, then (Linear, ReLU, Dropout) per layer
-    return torch.cat([body(x[start : start + 4096]) for start in range(0, len(x), 4096)]).double()
+    "The member's activations after its `layer`-th hidden ReLU (1 or 2), in eval mode, chunk by chunk."
+    body = nn.Sequential(*list(member)[: 3 * layer])  # Flatten, then (Linear, ReLU, Dropout) per hidden layer
+    return h._logits_of(body, x).double()
 
 
 def mahalanobis(train, labels):
@@ -35,11 +35,12 @@ def mahalanobis(train, labels):
     covariance = centred.T @ centred / len(train)
     shrink = 1e-3 * covariance.trace() / len(covariance)
     precision = torch.linalg.inv(covariance + shrink * torch.eye(len(covariance), dtype=covariance.dtype))
+    means_squared = ((means @ precision) * means).sum(1)  # each mean's own term of the distance, once
 
     def score(features):
         projected = features @ precision
         squares = (projected * features).sum(1, keepdim=True) - 2 * projected @ means.T
-        return (squares + ((means @ precision) * means).sum(1)).min(1).values
+        return (squares + means_squared).min(1).values
 
     return score
 
@@ -75,8 +76,7 @@ def main(argv=None):
     for number, member in enumerate(ensemble.members):
         name = "the base" if number == 0 else f"member {number}"
         for layer in (1, 2):
-            features = lambda x, member=member, layer=layer: hidden(member, layer, x)  # noqa: E731
-            places[f"{name}, hidden layer {layer}"] = (features, mahalanobis)
+            places[f"{name}, hidden layer {layer}"] = (functools.partial(hidden, member, layer), mahalanobis)
     for name, (place, fitted) in places.items():
         score = fitted(place(train.x), train.y)
         on_valid, on_drawn = score(place(valid.x)), score(place(drawings))
